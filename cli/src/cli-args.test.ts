@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { parseCliArgs } from './cli-args.js';
+
+describe('parseCliArgs', () => {
+  it('parses serve with all services by default and validated overrides', () => {
+    expect(parseCliArgs(['serve'])).toEqual({ name: 'serve', only: ['gateway', 'ingest', 'api', 'workers', 'scheduler-bridge'] });
+    expect(parseCliArgs(['serve', '--only', 'gateway,api', '--port', '0', '--host', '127.0.0.1'])).toEqual({
+      name: 'serve',
+      only: ['gateway', 'api'],
+      host: '127.0.0.1',
+      port: 0,
+    });
+  });
+
+  it('names the flag and the bad value', () => {
+    expect(() => parseCliArgs(['serve', '--only', 'gateway,frontend'])).toThrow(
+      /--only: expected one or more of gateway, ingest, api, workers, scheduler-bridge, got "gateway,frontend"/,
+    );
+    expect(() => parseCliArgs(['serve', '--port', '70000'])).toThrow(/--port: expected a port from 0 to 65535, got "70000"/);
+    expect(() => parseCliArgs(['serve', '--port', 'abc'])).toThrow(/--port: expected a port number/);
+    expect(() => parseCliArgs(['serve', '--bogus'])).toThrow(/bogus/);
+    expect(() => parseCliArgs(['migrate'])).toThrow(/migrate: expected "status" or "up", got nothing/);
+    expect(() => parseCliArgs(['migrate', 'down'])).toThrow(/got "down"/);
+    expect(() => parseCliArgs(['frobnicate'])).toThrow(/unknown command "frobnicate"/);
+  });
+
+  it('parses the other commands', () => {
+    expect(parseCliArgs(['migrate', 'status'])).toEqual({ name: 'migrate', action: 'status' });
+    expect(parseCliArgs(['migrate', 'up'])).toEqual({ name: 'migrate', action: 'up' });
+    expect(parseCliArgs(['metrics-token'])).toEqual({ name: 'metrics-token', action: 'show' });
+    expect(parseCliArgs(['metrics-token', 'rotate'])).toEqual({ name: 'metrics-token', action: 'rotate' });
+    expect(parseCliArgs(['--version'])).toEqual({ name: 'version' });
+    expect(parseCliArgs([])).toEqual({ name: 'help' });
+  });
+});

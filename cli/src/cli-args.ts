@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import * as v from 'valibot';
+import { SERVICE_NAMES, type ServiceName } from '@z4j/runtime';
+
+/** A parsed, validated `z4j` invocation. */
+export type CliCommand =
+  | { readonly name: 'serve'; readonly only: ServiceName[]; readonly host?: string; readonly port?: number }
+  | { readonly name: 'migrate'; readonly action: 'status' | 'up' }
+  | { readonly name: 'version' }
+  | { readonly name: 'metrics-token'; readonly action: 'show' | 'rotate' }
+  | { readonly name: 'help' };
+
+export class CliUsageError extends Error {
+  override readonly name = 'CliUsageError';
+}
+
+export const USAGE = `usage: z4j <command> [options]
+
+commands:
+  serve [--only SERVICE[,SERVICE…]] [--host HOST] [--port PORT]
+        run the brain; all five services in one process unless --only
+        (services: ${SERVICE_NAMES.join(', ')})
+  migrate status          list applied and pending schema migrations
+  migrate up              apply pending migrations
+  metrics-token [show|rotate]
+                          print or rotate the /metrics bearer token ($Z4J_HOME/secret.env)
+  version                 print the z4j version
+`;
+
+const PortSchema = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,5}$/, 'expected a port number'),
+  v.transform(Number),
+  v.number(),
+  v.minValue(0, 'expected a port from 0 to 65535'),
+  v.maxValue(65535, 'expected a port from 0 to 65535'),
+);
+const HostSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9.:[\]-]{1,253}$/, 'expected a hostname or IP address'));
+const ServiceListSchema = v.pipe(
+  v.string(),
+  v.transform((raw) =>
+    raw
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  ),
+  v.array(v.picklist(SERVICE_NAMES, `expected one or more of ${SERVICE_NAMES.join(', ')}`)),
+  v.minLength(1, `expected one or more of ${SERVICE_NAMES.join(', ')}`),
+);
+
+function parseOption<T extends v.GenericSchema<string, unknown>>(schema: T, flag: string, raw: string): v.InferOutput<T> {
+  const result = v.safeParse(schema, raw);
+  if (!result.success) throw new CliUsageError(`${flag}: ${result.issues[0]?.message ?? 'invalid value'}, got "${raw}"`);
+  return result.output;
+}
+
+function expectNoMore(rest: string[], command: string): void {
+  if (rest.length > 0) throw new CliUsageError(`${command}: unexpected argument "${rest[0]}"`);
+}
+
+export function parseCliArgs(argv: readonly string[]): CliCommand {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { name: 'help' };
+    case 'version':
+    case '--version':
+      expectNoMore(rest, 'version');
+      return { name: 'version' };
+    case 'serve': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { only: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      });
+      expectNoMore(positionals, 'serve');
+      const only = values.only === undefined ? [...SERVICE_NAMES] : [...new Set(parseOption(ServiceListSchema, '--only', values.only))];
+      return {
+        name: 'serve',
+        only,
+        ...(values.host === undefined ? {} : { host: parseOption(HostSchema, '--host', values.host) }),
+        ...(values.port === undefined ? {} : { port: parseOption(PortSchema, '--port', values.port) }),
+      };
+    }
+    case 'migrate': {
+      const [action, ...extra] = rest;
+      if (action !== 'status' && action !== 'up')
+        throw new CliUsageError(`migrate: expected "status" or "up", got ${action === undefined ? 'nothing' : `"${action}"`}`);
+      expectNoMore(extra, `migrate ${action}`);
+      return { name: 'migrate', action };
+    }
+    case 'metrics-token': {
+      const [action = 'show', ...extra] = rest;
+      if (action !== 'show' && action !== 'rotate') throw new CliUsageError(`metrics-token: expected "show" or "rotate", got "${action}"`);
+      expectNoMore(extra, `metrics-token ${action}`);
+      return { name: 'metrics-token', action };
+    }
+    default:
+      throw new CliUsageError(`unknown command "${command}"; run "z4j help"`);
+  }
+}

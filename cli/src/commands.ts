@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { readSecretFile, resolveHome, rotateMetricsToken } from '@z4j/config';
+import { createMigrator, loadMigrations, openBrainDatabase, type BrainDatabase } from '@z4j/db';
+import { acquireDataDirLock, loadBrainConfig } from '@z4j/runtime';
+
+export interface CommandIo {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly out: (line: string) => void;
+}
+
+/** Opens the database the brain would use with this configuration (the embedded one under its lock). */
+async function withBrainDatabase<T>(io: CommandIo, work: (database: BrainDatabase) => Promise<T>): Promise<T> {
+  const config = loadBrainConfig(io.env, io.cwd);
+  const { settings } = config;
+  const lock = config.mode === 'embedded' ? acquireDataDirLock(join(settings.home, 'data.lock')) : undefined;
+  try {
+    const database = await openBrainDatabase(
+      config.mode === 'embedded'
+        ? { kind: 'embedded', dataDir: join(settings.home, 'data') }
+        : {
+            kind: 'postgres',
+            url: settings.databaseUrl as string,
+            requireSsl: settings.requireDbSsl,
+            poolSize: 2,
+            statementTimeoutMs: settings.dbStatementTimeoutMs,
+            lockTimeoutMs: settings.dbLockTimeoutMs,
+            idleInTransactionTimeoutMs: settings.dbIdleInTxTimeoutMs,
+            connectTimeoutMs: Math.round(settings.asyncpgConnectTimeout * 1000),
+            closeTimeoutMs: Math.round(settings.asyncpgCloseTimeout * 1000),
+            idleConnectionLifetimeMs: 10_000,
+            applicationName: 'z4j-cli',
+          },
+    );
+    try {
+      return await work(database);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    lock?.release();
+  }
+}
+
+export async function migrateCommand(io: CommandIo, action: 'status' | 'up'): Promise<number> {
+  return withBrainDatabase(io, async (database) => {
+    const migrator = createMigrator({
+      db: database.db,
+      migrations: await loadMigrations(),
+      onEvent: (event) => {
+        if (event.type === 'applied') io.out(`applied  ${String(event.version).padStart(4, '0')}_${event.name}  (${event.durationMs} ms)`);
+        else io.out('waiting for another instance to finish migrating…');
+      },
+    });
+    if (action === 'up') {
+      const applied = await migrator.up();
+      io.out(applied.length === 0 ? 'schema is up to date' : `applied ${applied.length} migration(s)`);
+      return 0;
+    }
+    const status = await migrator.status();
+    for (const row of status.applied) {
+      io.out(`applied  ${String(row.version).padStart(4, '0')}_${row.name}  ${row.appliedAt.toISOString()}`);
+    }
+    for (const migration of status.pending) io.out(`pending  ${String(migration.version).padStart(4, '0')}_${migration.name}`);
+    io.out(`database at version ${status.databaseVersion}, code at ${status.codeVersion}`);
+    return 0;
+  });
+}
+
+export function metricsTokenCommand(io: CommandIo, action: 'show' | 'rotate'): number {
+  const home = resolveHome(io.env);
+  if (action === 'rotate') {
+    const token = rotateMetricsToken(home);
+    io.out(token);
+    if (io.env.Z4J_METRICS_AUTH_TOKEN || io.env.Z4J_METRICS_TOKEN) {
+      io.out(`warning: Z4J_METRICS_AUTH_TOKEN is set in the environment and overrides the rotated value in ${join(home, 'secret.env')}`);
+    }
+    io.out('restart z4j for the new token to take effect');
+    return 0;
+  }
+  const fromEnv = io.env.Z4J_METRICS_AUTH_TOKEN || io.env.Z4J_METRICS_TOKEN;
+  const token = fromEnv || readSecretFile(home).Z4J_METRICS_AUTH_TOKEN;
+  if (!token) {
+    io.out(`no metrics token yet: "z4j serve" mints one into ${join(home, 'secret.env')}, or run "z4j metrics-token rotate"`);
+    return 1;
+  }
+  io.out(token);
+  return 0;
+}

@@ -1,0 +1,17 @@
+export { bootBrain, loadBrainConfig } from './boot.js';
+export type { BootOptions, BrainProcess, ServiceContext, ServiceFactory } from './boot.js';
+export { createHttpHost } from './http-host.js';
+export type { HttpHost, HttpHostOptions } from './http-host.js';
+export { createErrorHandler } from './error-envelope.js';
+export type { ErrorEnvelope } from './error-envelope.js';
+export { createMetricsEndpoint } from './metrics.js';
+export type { MetricsEndpoint, MetricsOptions } from './metrics.js';
+export { createReadiness } from './readiness.js';
+export type { Readiness, ReadinessResult } from './readiness.js';
+export { createShutdownHandler } from './shutdown.js';
+export type { ShutdownOptions } from './shutdown.js';
+export { acquireDataDirLock } from './data-dir-lock.js';
+export { SERVICE_NAMES } from './service.js';
+export type { BrainService, ServiceName, UpgradeHandler } from './service.js';
+export { runBrainMain, describeStartupError } from './main-runner.js';
+export type { MainProcess, RunBrainMainOptions } from './main-runner.js';

@@ -1,0 +1,1 @@
+export { createIngestService } from './ingest-service.js';

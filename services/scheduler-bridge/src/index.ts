@@ -1,0 +1,1 @@
+export { createSchedulerBridgeService } from './scheduler-bridge-service.js';
