@@ -31,7 +31,7 @@ export function assertDatabaseUrlAllowed(url: string, requireSsl: boolean): void
   const [base = '', query = ''] = url.replace(/^postgresql\+asyncpg:/, 'postgresql:').split(/\?(.*)/s);
   const params = new URLSearchParams(query);
   const hostParam = params.get('host');
-  const host = (hostParam ?? parseConnectionString(base).host) ?? '';
+  const host = hostParam ?? parseConnectionString(base).host ?? '';
   if (isLoopbackHost(host)) return;
   const sslmode = params.get('sslmode')?.toLowerCase();
   const sslParam = params.get('ssl')?.toLowerCase();

@@ -1,4 +1,5 @@
 import type { BrainService, ServiceContext } from '@z4j/runtime';
+import { sql } from 'kysely';
 import { runPartitionMaintenance } from './partition-maintenance.js';
 import { createPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
@@ -6,7 +7,8 @@ import { createPeriodicTask, type PeriodicTask } from './periodic-task.js';
 const PARTITION_INTERVAL_MS = 3_600_000;
 
 /**
- * Background loops of the brain. This slice runs events-partition upkeep;
+ * Background loops of the brain. This slice runs events-partition upkeep
+ * (and, on the embedded database, the `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint);
  * retention, command timeouts, agent health and schedule sweeps join it with
  * their issues.
  */
@@ -23,6 +25,20 @@ export function createWorkersService(context: ServiceContext): BrainService {
       },
     }),
   ];
+  if (database.kind === 'embedded') {
+    // The embedded database has no background checkpointer worth trusting across
+    // process kills; flushing on a cadence bounds the WAL replayed at the next open.
+    tasks.push(
+      createPeriodicTask({
+        name: 'embedded-checkpoint',
+        intervalMs: settings.walCheckpointIntervalSeconds * 1000,
+        logger,
+        run: async () => {
+          await sql`checkpoint`.execute(database.db);
+        },
+      }),
+    );
+  }
   return {
     name: 'workers',
     async start() {
