@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', 'coverage/**', 'internal/db/src/database.ts'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', 'coverage/**', 'internal/db/src/database.ts', '**/src/gen/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -33,3 +33,32 @@ describe('parseCliArgs', () => {
     expect(parseCliArgs([])).toEqual({ name: 'help' });
   });
 });
+
+describe('parseCliArgs agents', () => {
+  it('parses mint, revoke and list', () => {
+    expect(parseCliArgs(['agents', 'mint', '--project', 'default', '--name', 'worker-1'])).toEqual({
+      name: 'agents',
+      action: 'mint',
+      project: 'default',
+      agentName: 'worker-1',
+    });
+    expect(parseCliArgs(['agents', 'revoke', 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE'])).toEqual({
+      name: 'agents',
+      action: 'revoke',
+      agentId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+    });
+    expect(parseCliArgs(['agents', 'list'])).toEqual({ name: 'agents', action: 'list' });
+    expect(parseCliArgs(['agents', 'list', '--project', 'payments'])).toEqual({ name: 'agents', action: 'list', project: 'payments' });
+  });
+
+  it('names what is wrong', () => {
+    expect(() => parseCliArgs(['agents', 'mint', '--name', 'x'])).toThrow(/--project is required/);
+    expect(() => parseCliArgs(['agents', 'mint', '--project', 'default'])).toThrow(/--name is required/);
+    expect(() => parseCliArgs(['agents', 'mint', '--project', 'Bad Slug', '--name', 'x'])).toThrow(/--project: expected a project slug/);
+    expect(() => parseCliArgs(['agents', 'mint', '--project', 'default', '--name', 'a\u0007b'])).toThrow(
+      /--name: expected a name without control characters/,
+    );
+    expect(() => parseCliArgs(['agents', 'revoke', 'not-a-uuid'])).toThrow(/agent id: expected an agent id \(UUID\)/);
+    expect(() => parseCliArgs(['agents', 'frobnicate'])).toThrow(/agents: expected "mint", "revoke" or "list"/);
+  });
+});

@@ -8,6 +8,9 @@ export type CliCommand =
   | { readonly name: 'migrate'; readonly action: 'status' | 'up' }
   | { readonly name: 'version' }
   | { readonly name: 'metrics-token'; readonly action: 'show' | 'rotate' }
+  | { readonly name: 'agents'; readonly action: 'mint'; readonly project: string; readonly agentName: string }
+  | { readonly name: 'agents'; readonly action: 'revoke'; readonly agentId: string }
+  | { readonly name: 'agents'; readonly action: 'list'; readonly project?: string }
   | { readonly name: 'help' };
 
 export class CliUsageError extends Error {
@@ -24,6 +27,12 @@ commands:
   migrate up              apply pending migrations
   metrics-token [show|rotate]
                           print or rotate the /metrics bearer token ($Z4J_HOME/secret.env)
+  agents mint --project SLUG --name NAME
+                          enrol an agent; prints {agent_id, project_id, token, hmac_secret} once
+                          (the "default" project is created if missing)
+  agents revoke AGENT_ID  revoke an agent's token and close its sockets on every replica
+  agents list [--project SLUG]
+                          list agents
   version                 print the z4j version
 `;
 
@@ -47,6 +56,59 @@ const ServiceListSchema = v.pipe(
   v.array(v.picklist(SERVICE_NAMES, `expected one or more of ${SERVICE_NAMES.join(', ')}`)),
   v.minLength(1, `expected one or more of ${SERVICE_NAMES.join(', ')}`),
 );
+
+const SlugSchema = v.pipe(
+  v.string(),
+  v.regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'expected a project slug (lowercase letters, digits and dashes, 2-63 characters)'),
+);
+const AgentNameSchema = v.pipe(
+  v.string(),
+  v.minLength(1, 'expected a name of 1-200 characters'),
+  v.maxLength(200, 'expected a name of 1-200 characters'),
+  v.regex(/^[^\p{Cc}]+$/u, 'expected a name without control characters'),
+);
+const UuidSchema = v.pipe(
+  v.string(),
+  v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected an agent id (UUID)'),
+);
+
+function parseAgentsArgs(rest: string[]): CliCommand {
+  const [action, ...args] = rest;
+  const { values, positionals } = parseArgs({
+    args,
+    options: { project: { type: 'string' }, name: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  switch (action) {
+    case 'mint': {
+      expectNoMore(positionals, 'agents mint');
+      if (values.project === undefined) throw new CliUsageError('agents mint: --project is required');
+      if (values.name === undefined) throw new CliUsageError('agents mint: --name is required');
+      return {
+        name: 'agents',
+        action: 'mint',
+        project: parseOption(SlugSchema, '--project', values.project),
+        agentName: parseOption(AgentNameSchema, '--name', values.name),
+      };
+    }
+    case 'revoke': {
+      const [agentId, ...extra] = positionals;
+      if (agentId === undefined) throw new CliUsageError('agents revoke: expected an agent id');
+      expectNoMore(extra, 'agents revoke');
+      return { name: 'agents', action: 'revoke', agentId: parseOption(UuidSchema, 'agent id', agentId).toLowerCase() };
+    }
+    case 'list':
+      expectNoMore(positionals, 'agents list');
+      return {
+        name: 'agents',
+        action: 'list',
+        ...(values.project === undefined ? {} : { project: parseOption(SlugSchema, '--project', values.project) }),
+      };
+    default:
+      throw new CliUsageError(`agents: expected "mint", "revoke" or "list", got ${action === undefined ? 'nothing' : `"${action}"`}`);
+  }
+}
 
 function parseOption<T extends v.GenericSchema<string, unknown>>(schema: T, flag: string, raw: string): v.InferOutput<T> {
   const result = v.safeParse(schema, raw);
@@ -99,6 +161,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       expectNoMore(extra, `metrics-token ${action}`);
       return { name: 'metrics-token', action };
     }
+    case 'agents':
+      return parseAgentsArgs(rest);
     default:
       throw new CliUsageError(`unknown command "${command}"; run "z4j help"`);
   }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { readSecretFile, resolveHome, rotateMetricsToken } from '@z4j/config';
-import { createMigrator, loadMigrations, openBrainDatabase, type BrainDatabase } from '@z4j/db';
+import { createMigrator, createNotifier, loadMigrations, openBrainDatabase, type BrainDatabase } from '@z4j/db';
+import { listAgents, mintAgent, revokeAgent } from '@z4j/enrolment';
 import { acquireDataDirLock, loadBrainConfig } from '@z4j/runtime';
 
 export interface CommandIo {
@@ -10,7 +11,7 @@ export interface CommandIo {
 }
 
 /** Opens the database the brain would use with this configuration (the embedded one under its lock). */
-async function withBrainDatabase<T>(io: CommandIo, work: (database: BrainDatabase) => Promise<T>): Promise<T> {
+async function withBrainDatabase<T>(io: CommandIo, work: (database: BrainDatabase, masterSecret: string) => Promise<T>): Promise<T> {
   const config = loadBrainConfig(io.env, io.cwd);
   const { settings } = config;
   const lock = config.mode === 'embedded' ? acquireDataDirLock(join(settings.home, 'data.lock')) : undefined;
@@ -33,7 +34,7 @@ async function withBrainDatabase<T>(io: CommandIo, work: (database: BrainDatabas
           },
     );
     try {
-      return await work(database);
+      return await work(database, settings.secret);
     } finally {
       await database.close();
     }
@@ -86,4 +87,44 @@ export function metricsTokenCommand(io: CommandIo, action: 'show' | 'rotate'): n
   }
   io.out(token);
   return 0;
+}
+
+/** `z4j agents mint|revoke|list`: works on the migrated database directly (before any dashboard exists). */
+export async function agentsCommand(
+  io: CommandIo,
+  command:
+    { action: 'mint'; project: string; agentName: string } | { action: 'revoke'; agentId: string } | { action: 'list'; project?: string },
+): Promise<number> {
+  return withBrainDatabase(io, async (database, masterSecret) => {
+    await createMigrator({ db: database.db, migrations: await loadMigrations() }).assertCurrent();
+    const now = new Date();
+    switch (command.action) {
+      case 'mint':
+        io.out(
+          JSON.stringify(
+            await mintAgent(database.db, { projectSlug: command.project, name: command.agentName, masterSecret, now }),
+            null,
+            2,
+          ),
+        );
+        return 0;
+      case 'revoke': {
+        const notifier = createNotifier(database);
+        try {
+          const { alreadyRevoked } = await revokeAgent(database.db, notifier, command.agentId, now);
+          io.out(
+            alreadyRevoked
+              ? `agent ${command.agentId} was already revoked; live sockets were asked to close again`
+              : `revoked agent ${command.agentId}`,
+          );
+        } finally {
+          await notifier.close();
+        }
+        return 0;
+      }
+      case 'list':
+        io.out(JSON.stringify(await listAgents(database.db, command.project), null, 2));
+        return 0;
+    }
+  });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createEmptyTestDatabase, probePostgres } from '@z4j/testing';
+import { createEmptyTestDatabase, FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
 import { cleanEnv, runZ4j, startServe } from './serve-process.js';
 
 const postgres = await probePostgres();
@@ -55,16 +55,61 @@ describe.skipIf(!postgres.available)('z4j serve on Postgres', () => {
     }
   });
 
-  it('runs a single service alone with its own health endpoints', async () => {
+  it('runs a single service alone with its own health endpoints, even before the service it feeds is up', async () => {
     const database = await createEmptyTestDatabase();
     try {
-      const gateway = await startServe(['--only', 'gateway'], productionEnv(database.url), cwd);
+      // Nothing listens on port 9 (discard): the gateway must still start and keep retrying ingest.
+      const gateway = await startServe(['--only', 'gateway'], { ...productionEnv(database.url), Z4J_INGEST_GRPC_URL: '127.0.0.1:9' }, cwd);
       try {
         expect((await fetch(`${gateway.url}/api/v1/health`)).status).toBe(200);
         expect((await fetch(`${gateway.url}/api/v1/health/ready`)).status).toBe(200);
         expect((await fetch(`${gateway.url}/metrics`)).status).toBe(200);
       } finally {
         expect(await gateway.stop()).toBe(0);
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('runs gateway and ingest as two processes joined by the gRPC stream', async () => {
+    const database = await createEmptyTestDatabase();
+    try {
+      const env = { ...productionEnv(database.url), Z4J_INGEST_GRPC_BIND_HOST: '127.0.0.1', Z4J_INGEST_GRPC_BIND_PORT: '0' };
+      const ingest = await startServe(['--only', 'ingest'], env, cwd);
+      const grpcLine = ingest
+        .stdout()
+        .split('\n')
+        .find((line) => line.includes('"ingest:grpc:listening"'));
+      const grpcPort = (JSON.parse(grpcLine ?? '{}') as { port?: number }).port;
+      expect(grpcPort).toBeGreaterThan(0);
+      const gateway = await startServe(['--only', 'gateway'], { ...env, Z4J_INGEST_GRPC_URL: `127.0.0.1:${grpcPort}` }, cwd);
+      try {
+        const minted = await runZ4j(['agents', 'mint', '--project', 'default', '--name', 'two-process-agent'], env, cwd);
+        expect(minted.code).toBe(0);
+        const { token, hmac_secret: hmacSecret } = JSON.parse(minted.stdout) as { token: string; hmac_secret: string };
+        const agent = await FakeAgent.handshake({ url: `${gateway.url.replace(/^http/, 'ws')}/ws/agent`, token, hmacSecret });
+        const at = new Date();
+        const frameId = agent.eventBatch([
+          taskEvent('task.received', 'two-proc-1', at),
+          taskEvent('task.succeeded', 'two-proc-1', new Date(at.getTime() + 5)),
+        ]);
+        const ack = await agent.waitForAck(frameId);
+        expect(ack.payload).toEqual({ acked_id: frameId, received: 2, accepted: 2, rejected: 0 });
+        await agent.close();
+        const client = new pg.Client({ connectionString: database.url });
+        await client.connect();
+        try {
+          const task = await client.query<{ state: string }>("select state from tasks where task_id = 'two-proc-1'");
+          expect(task.rows).toEqual([{ state: 'success' }]);
+          const events = await client.query<{ n: number }>("select count(*)::int as n from events where task_id = 'two-proc-1'");
+          expect(events.rows[0]?.n).toBe(2);
+        } finally {
+          await client.end();
+        }
+      } finally {
+        expect(await gateway.stop()).toBe(0);
+        expect(await ingest.stop()).toBe(0);
       }
     } finally {
       await database.drop();

@@ -100,6 +100,9 @@ const SEED_DEFAULTS: Record<VariableName, unknown> = {
   Z4J_WS_INGEST_QUEUE_MAXSIZE: 2000,
   Z4J_WS_MAX_FRAME_BYTES: 1_048_576,
   Z4J_WS_PER_AGENT_CONCURRENCY_CAP: 64,
+  Z4J_INGEST_GRPC_BIND_HOST: '0.0.0.0',
+  Z4J_INGEST_GRPC_BIND_PORT: 7702,
+  Z4J_INGEST_GRPC_URL: undefined,
   Z4J_REGISTRY_BACKEND: 'local', // seed default postgres_notify, forced local on the embedded database
   Z4J_REGISTRY_LISTENER_HEARTBEAT_SECONDS: 10,
   Z4J_REGISTRY_LISTENER_HEARTBEAT_TIMEOUT_SECONDS: 25,
@@ -210,9 +213,9 @@ describe('the settings table', () => {
   it('covers every brain variable of the seed table', () => {
     // SEED_DEFAULTS is typed by VariableName, so the two lists match exactly: the 120 brain variables of
     // seed 002 plus DB_POOL_SIZE, HOME, OPENAPI_VISIBILITY, AUDIT_WEBHOOK_URL/_HMAC_SECRET, DASHBOARD_DIST,
-    // DISABLE_SPA_FALLBACK and the three REDACTION_* settings.
+    // DISABLE_SPA_FALLBACK, the three REDACTION_* settings and the three INGEST_GRPC_* settings.
     expect(Object.keys(SEED_DEFAULTS).sort()).toEqual([...VARIABLE_NAMES].sort());
-    expect(VARIABLE_NAMES).toHaveLength(130);
+    expect(VARIABLE_NAMES).toHaveLength(133);
     expect(SETTING_VARIABLES.Z4J_METRICS_AUTH_TOKEN.aliases).toEqual(['Z4J_METRICS_TOKEN']);
   });
 });
@@ -231,6 +234,7 @@ describe('defaults', () => {
     expect(settings.sessionAbsoluteLifetimeSeconds).toBe(604_800);
     expect(settings.hstsMaxAgeSeconds).toBe(31_536_000);
     expect(settings.schedulerGrpcBindPort).toBe(7701);
+    expect(settings.ingestGrpcBindPort).toBe(7702);
     expect(settings.bindPort).toBe(7700);
     expect(settings.passwordMinLength).toBe(8);
     expect(settings.mfaVerificationTtlSeconds).toBe(900);
@@ -344,10 +348,16 @@ describe('parsing', () => {
     expect(settings.schedulerGrpcTlsCa).toBe('/home/op/pki/ca.pem');
   });
 
-  it('allows port 0 (ephemeral) for both listeners', () => {
-    const { settings } = resolveEnv({ Z4J_BIND_PORT: '0', Z4J_SCHEDULER_GRPC_BIND_PORT: '0' });
+  it('allows port 0 (ephemeral) for every listener', () => {
+    const { settings } = resolveEnv({ Z4J_BIND_PORT: '0', Z4J_SCHEDULER_GRPC_BIND_PORT: '0', Z4J_INGEST_GRPC_BIND_PORT: '0' });
     expect(settings.bindPort).toBe(0);
     expect(settings.schedulerGrpcBindPort).toBe(0);
+    expect(settings.ingestGrpcBindPort).toBe(0);
+  });
+
+  it('reads the ingest gRPC dial target as host:port', () => {
+    expect(resolveEnv({ Z4J_INGEST_GRPC_URL: 'ingest:7702' }).settings.ingestGrpcUrl).toBe('ingest:7702');
+    expect(resolveEnv({ Z4J_INGEST_GRPC_URL: ' [::1]:7702 ' }).settings.ingestGrpcUrl).toBe('[::1]:7702');
   });
 });
 
@@ -368,6 +378,7 @@ describe('invalid values', () => {
     ['Z4J_MFA_REMEMBER_DEVICE_DAYS', '91', 'expected an integer from 1 to 90'],
     ['Z4J_BIND_PORT', '65536', 'Z4J_BIND_PORT: expected an integer from 0 to 65535'],
     ['Z4J_SCHEDULER_GRPC_BIND_PORT', '-1', 'expected an integer from 0 to 65535'],
+    ['Z4J_INGEST_GRPC_BIND_PORT', '65536', 'Z4J_INGEST_GRPC_BIND_PORT: expected an integer from 0 to 65535'],
     ['Z4J_DB_STATEMENT_TIMEOUT_MS', '0', 'expected an integer from 1 to 600000'],
     ['Z4J_COMMAND_TIMEOUT_SECONDS', '3601', 'expected an integer from 1 to 3600'],
     // floats
@@ -413,6 +424,9 @@ describe('invalid values', () => {
     ['Z4J_PUBLIC_URL', 'z4j.example.com', 'expected an http(s) URL'],
     ['Z4J_SCHEDULER_TRIGGER_URL', 'scheduler', 'expected host:port'],
     ['Z4J_SCHEDULER_TRIGGER_URL', 'scheduler:99999', 'expected host:port'],
+    ['Z4J_INGEST_GRPC_URL', 'ingest', 'Z4J_INGEST_GRPC_URL: expected host:port'],
+    ['Z4J_INGEST_GRPC_URL', 'http://ingest:7702', 'expected host:port'],
+    ['Z4J_INGEST_GRPC_URL', 'ingest:0', 'expected host:port'],
     ['Z4J_VERSION_CHECK_URL', 'file:///etc/passwd', 'expected an http:// or https:// URL'],
     // regexes and text
     [

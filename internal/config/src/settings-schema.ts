@@ -57,6 +57,7 @@ export type SettingsSection =
   | 'notifications'
   | 'agent-health'
   | 'websocket'
+  | 'ingest-grpc'
   | 'registry'
   | 'rest'
   | 'security'
@@ -479,6 +480,26 @@ export const SETTING_VARIABLES = {
     default: '64',
     description: 'Most distinct worker sockets per agent (beyond: close 4429); 0 is unlimited.',
     kind: integer(0, 10_000),
+  }),
+
+  // ── ingest gRPC (gateway → ingest, separate deployments) ────────────────
+  Z4J_INGEST_GRPC_BIND_HOST: variable({
+    section: 'ingest-grpc',
+    default: '0.0.0.0',
+    description: 'Interface the ingest gRPC server binds (ingest deployed on its own).',
+    kind: text({ noSpaces: true, maxLength: 255 }),
+  }),
+  Z4J_INGEST_GRPC_BIND_PORT: variable({
+    section: 'ingest-grpc',
+    default: '7702',
+    description: 'Port of the ingest gRPC server; 0 picks an ephemeral port (tests).',
+    kind: port(),
+  }),
+  Z4J_INGEST_GRPC_URL: variable({
+    section: 'ingest-grpc',
+    default: undefined,
+    description: 'host:port of the ingest gRPC server the gateway streams batches to; unset calls ingest in-process.',
+    kind: hostPort(),
   }),
 
   // ── registry ────────────────────────────────────────────────────────────

@@ -73,6 +73,7 @@ export interface Agents {
   name: string;
   project_id: string;
   protocol_version: string | null;
+  revoked_at: Timestamp | null;
   scheduler_adapters: Generated<string[]>;
   state: Generated<AgentState>;
   token_hash: string;

@@ -8,3 +8,5 @@ export type { Migration } from './migration-files.js';
 export { createMigrator, MIGRATION_LOCK_KEY } from './migrator.js';
 export type { AppliedMigration, MigrationStatus, Migrator, MigratorEvent, MigratorOptions } from './migrator.js';
 export { countDefaultPartitionRows, dropExpiredEventPartitions, ensureEventPartitions, utcDay } from './event-partitions.js';
+export { createNotifier } from './notifier.js';
+export type { Notifier, NotifierOptions } from './notifier.js';

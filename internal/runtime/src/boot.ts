@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
@@ -12,7 +12,17 @@ import {
   type ResolvedConfig,
   type Settings,
 } from '@z4j/config';
-import { createMigrator, describeDatabaseUrl, loadMigrations, openBrainDatabase, type BrainDatabase, type Migrator } from '@z4j/db';
+import {
+  createMigrator,
+  createNotifier,
+  describeDatabaseUrl,
+  loadMigrations,
+  openBrainDatabase,
+  type BrainDatabase,
+  type Migrator,
+  type Notifier,
+} from '@z4j/db';
+import type { IngestSink } from '@z4j/ingest-contract';
 import { createLogger, type Logger } from '@z4j/logger';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createHttpHost, type HttpHost } from './http-host.js';
@@ -20,8 +30,25 @@ import { createMetricsEndpoint } from './metrics.js';
 import { createReadiness, type Readiness } from './readiness.js';
 import type { BrainService, ServiceName } from './service.js';
 
+/**
+ * In-process seams between services of the same process. A service that
+ * provides one registers it in its factory; a consumer reads it in `start()`
+ * (after every factory ran) and falls back to the remote form (gRPC) when the
+ * provider runs in another deployment.
+ */
+export interface ProcessSeams {
+  ingest?: IngestSink;
+}
+
 /** Everything a service factory may depend on; nothing else reaches a service. */
 export interface ServiceContext {
+  /** The services running in this process (all five under `z4j serve`). */
+  readonly colocated: readonly ServiceName[];
+  readonly seams: ProcessSeams;
+  /** Cross-replica signals (Postgres LISTEN/NOTIFY; in memory on the embedded database). */
+  readonly notifier: Notifier;
+  /** The brain's version, as reported to agents and the dashboard. */
+  readonly version: string;
   readonly settings: Settings;
   readonly config: ResolvedConfig;
   readonly database: BrainDatabase;
@@ -66,6 +93,11 @@ export interface BrainProcess {
   readonly ready: Promise<void>;
   /** Stop accepting work, finish in-flight work, close the database. Idempotent. */
   drain(): Promise<void>;
+}
+
+function readRuntimeVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
 }
 
 async function waitForSchema(migrator: Migrator, pollMs: number, signal: AbortSignal, logger: Logger): Promise<void> {
@@ -160,8 +192,19 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
   const started: BrainService[] = [];
   let host: HttpHost | undefined;
   const readiness = createReadiness({ ping: () => database.ping() });
-  const closeAll = async () => {
-    await Promise.allSettled(started.map((service) => service.drain?.() ?? Promise.resolve()));
+  const notifier = createNotifier(database, {
+    onError: (error) => logger.warn({ err: error }, 'db:notifier:error'),
+    onReconnect: (attempt) => logger.warn({ attempt }, 'db:notifier:reconnecting'),
+  });
+  const drainServices = async () => {
+    // Start order (gateway, ingest, api, workers, scheduler-bridge): a service drains before the
+    // services it feeds, so the gateway's last batches still reach a running ingest.
+    for (const service of started) {
+      await service.drain?.().catch((error: unknown) => logger.error({ err: error, service: service.name }, 'lifecycle:drain:failed'));
+    }
+  };
+  const releaseResources = async () => {
+    await notifier.close().catch(() => undefined);
     await database.close();
     lock?.release();
   };
@@ -186,7 +229,13 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
         })
       : undefined;
     const registry = metrics?.registry ?? createMetricsEndpoint({ authToken: undefined, isPublic: false, labels: {} }).registry;
+    const seams: ProcessSeams = {};
+    const version = readRuntimeVersion();
     const context = (name: ServiceName): ServiceContext => ({
+      colocated: serviceNames,
+      seams,
+      notifier,
+      version,
       settings,
       config,
       database,
@@ -237,15 +286,20 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
           readiness.markDraining();
           stopWaiting.abort();
           await ready.catch(() => undefined);
-          await liveHost.close(options.drainGraceMs ?? 10_000);
-          await closeAll();
+          // Stop accepting first; services then finish their work and close their own sockets
+          // (the gateway acks what it can and closes agents with 1000) while the listener waits for them.
+          const listenerClosed = liveHost.close(options.drainGraceMs ?? 10_000);
+          await drainServices();
+          await listenerClosed;
+          await releaseResources();
         })();
         return drained;
       },
     };
   } catch (error) {
     await host?.close(0).catch(() => undefined);
-    await closeAll().catch(() => undefined);
+    await drainServices();
+    await releaseResources().catch(() => undefined);
     throw error;
   }
 }

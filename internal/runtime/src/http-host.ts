@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from '@z4j/logger';
@@ -20,7 +21,12 @@ export interface HttpHost {
   readonly app: Hono;
   readonly server: Server;
   listen(host: string, port: number): Promise<AddressInfo>;
-  /** Stops accepting connections, lets in-flight requests finish, then drops what is left after `graceMs`. */
+  /**
+   * Stops accepting connections and resolves once every connection is gone:
+   * in-flight requests may finish, what is left after `graceMs` is dropped.
+   * Upgraded (WebSocket) sockets are the owning service's to close; the host
+   * destroys them only when the grace runs out.
+   */
   close(graceMs: number): Promise<void>;
 }
 
@@ -67,7 +73,10 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
   }
 
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const upgraded = new Set<Duplex>();
   server.on('upgrade', (request, socket, head) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const handler = upgrades.get(path);
     if (!handler) {
@@ -99,7 +108,10 @@ export function createHttpHost(options: HttpHostOptions): HttpHost {
           resolve();
           return;
         }
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          for (const socket of upgraded) socket.destroy();
+        }, graceMs);
         timer.unref();
         server.close(() => {
           clearTimeout(timer);

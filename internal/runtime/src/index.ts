@@ -15,3 +15,7 @@ export { SERVICE_NAMES } from './service.js';
 export type { BrainService, ServiceName, UpgradeHandler } from './service.js';
 export { runBrainMain, describeStartupError } from './main-runner.js';
 export type { MainProcess, RunBrainMainOptions } from './main-runner.js';
+export { clientIp, createTrustedProxies } from './client-ip.js';
+export type { TrustedProxies } from './client-ip.js';
+export { createSlidingWindowLimiter } from './sliding-window-limiter.js';
+export type { SlidingWindowLimiter, SlidingWindowLimiterOptions } from './sliding-window-limiter.js';

@@ -7,3 +7,5 @@ export {
   TEST_DATABASE_URL,
 } from './test-postgres.js';
 export type { PostgresProbe, TestDatabase, TestDatabaseKind } from './test-postgres.js';
+export { FakeAgent, taskEvent } from './fake-agent.js';
+export type { Closed, FakeAgentOptions } from './fake-agent.js';

@@ -1,0 +1,265 @@
+// `npm run bench:ingest` (real Postgres at Z4J_TEST_DATABASE_URL, default the local server).
+// Prints, in one run:
+//   1. raw COPY rate of the same event rows into the same partitioned `events` table (baseline);
+//   2. end-to-end events/s through WebSocket → gateway → ingest → commit → ack, with batched
+//      frames and with one event per frame (the Python agent's pattern), their ratio to raw COPY
+//      and the p50/p99 ack latency;
+//   3. gateway memory per idle connection with 5,000 idle agents.
+// The gateway+ingest run as a separate `z4j serve --only gateway,ingest` process; the load
+// generator (this process) signs every frame itself, on the same 2 cores.
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { openBrainDatabase } from '@z4j/db';
+import { mintAgent } from '@z4j/enrolment';
+import { FakeAgent, createMigratedTestDatabase, taskEvent, testPostgresOptions } from '@z4j/testing';
+
+const SECRET = 'bench-master-secret-0123456789-abcdefghijklmnop';
+const BIN = fileURLToPath(new URL('../cli/bin/z4j.js', import.meta.url));
+const N_COPY = Number(process.env.BENCH_COPY_ROWS ?? 100_000);
+const N_BATCHED = Number(process.env.BENCH_BATCHED_EVENTS ?? 100_000);
+const N_SINGLE = Number(process.env.BENCH_SINGLE_EVENTS ?? 30_000);
+const IDLE_AGENTS = Number(process.env.BENCH_IDLE_AGENTS ?? 5_000);
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+};
+
+/** A ~300-byte event like the ones agents send. */
+function benchEvent(index, at) {
+  return taskEvent(index % 3 === 0 ? 'task.succeeded' : 'task.received', `bench-${index}`, at, {
+    args: [index, 'some-argument'],
+    kwargs: { user_id: index % 1000, flag: true },
+    runtime_ms: 12,
+  });
+}
+
+async function rawCopy(databaseUrl) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const projectId = randomUUID();
+    const now = Date.now();
+    const escape = (text) => text.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
+    // Rows are built before the clock starts: the baseline measures Postgres, not this script.
+    const chunks = [];
+    for (let offset = 0; offset < N_COPY; offset += 10_000) {
+      const rows = [];
+      for (let index = offset; index < Math.min(N_COPY, offset + 10_000); index += 1) {
+        const at = new Date(now - index);
+        const event = benchEvent(index, at);
+        rows.push(
+          [projectId, at.toISOString(), randomUUID(), '\\N', event.engine, event.task_id, event.kind, escape(JSON.stringify(event))].join(
+            '\t',
+          ) + '\n',
+        );
+      }
+      chunks.push(rows);
+    }
+    const started = performance.now();
+    for (const rows of chunks) {
+      await pipeline(
+        Readable.from(rows),
+        client.query(copyFrom('COPY events (project_id, occurred_at, id, agent_id, engine, task_id, kind, payload) FROM STDIN')),
+      );
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await client.query('delete from events where project_id = $1', [projectId]);
+    return N_COPY / seconds;
+  } finally {
+    await client.end();
+  }
+}
+
+async function startGateway(databaseUrl, extraEnv = {}) {
+  const home = mkdtempSync(join(tmpdir(), 'z4j-bench-'));
+  const child = spawn(process.execPath, [BIN, 'serve', '--only', 'gateway,ingest', '--host', '127.0.0.1', '--port', '0'], {
+    env: {
+      ...process.env,
+      Z4J_HOME: home,
+      Z4J_DATABASE_URL: databaseUrl,
+      Z4J_SECRET: SECRET,
+      Z4J_SESSION_SECRET: SECRET,
+      Z4J_PUBLIC_URL: 'http://127.0.0.1:7700',
+      Z4J_METRICS_PUBLIC: 'true',
+      // info: the listening line carries the port.
+      Z4J_LOG_LEVEL: 'info',
+      Z4J_RATELIMIT_EVENTS_PER_SECOND: '10000000',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk) => {
+      out += chunk;
+      const line = out.split('\n').find((l) => l.includes('"lifecycle:listening"'));
+      if (line) {
+        child.stdout.off('data', onData);
+        child.stdout.resume(); // keep draining the child's logs
+        resolve(JSON.parse(line).url);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+  });
+  // lifecycle:listening comes before ready; wait for readiness.
+  for (let attempt = 0; attempt < 600; attempt += 1) {
+    if ((await fetch(`${url}/api/v1/health/ready`)).status === 200) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url,
+    agentUrl: `${url.replace(/^http/, 'ws')}/ws/agent`,
+    async metric(name) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
+      return match ? Number(match[1]) : NaN;
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sends `total` events, `perFrame` per frame, keeping `window` frames unacked per agent. */
+async function endToEnd(gateway, credentials, { total, perFrame, window, connections }) {
+  const agents = await Promise.all(
+    Array.from({ length: connections }, (_, index) =>
+      FakeAgent.handshake({
+        url: gateway.agentUrl,
+        token: credentials.token,
+        hmacSecret: credentials.hmac_secret,
+        workerId: `bench-${index}-${Date.now()}`,
+      }),
+    ),
+  );
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  const base = Date.now() - 3_600_000;
+  await Promise.all(
+    agents.map(async (agent) => {
+      const inFlight = new Set();
+      const sendOne = () => {
+        if (next >= total) return false;
+        const events = [];
+        for (let i = 0; i < perFrame && next < total; i += 1, next += 1) events.push(benchEvent(next, new Date(base + next)));
+        const frameId = `ev_${randomBytes(6).toString('hex')}`;
+        const sentAt = performance.now();
+        const acked = agent.waitForAck(frameId).then(() => {
+          latencies.push(performance.now() - sentAt);
+          inFlight.delete(acked);
+        });
+        inFlight.add(acked);
+        agent.eventBatch(events, frameId);
+        return true;
+      };
+      for (;;) {
+        while (inFlight.size < window && sendOne());
+        if (inFlight.size === 0) break;
+        await Promise.race(inFlight);
+        // Forget acked frames so waitFor() stays cheap.
+        if (agent.inbound.length > 1000) agent.inbound.splice(0, agent.inbound.length);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(agents.map((agent) => agent.close()));
+  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function idleMemory(databaseUrl, db) {
+  const gateway = await startGateway(databaseUrl, {
+    Z4J_TRUSTED_PROXIES: '127.0.0.1/32',
+    Z4J_WS_PER_AGENT_CONCURRENCY_CAP: '0',
+    Z4J_DB_POOL_SIZE: '20',
+  });
+  try {
+    const agents = [];
+    const credentials = [];
+    for (let index = 0; index < 100; index += 1)
+      credentials.push(await mintAgent(db, { projectSlug: 'default', name: `idle-${index}`, masterSecret: SECRET, now: new Date() }));
+    const connect = (index) =>
+      FakeAgent.connect(
+        {
+          url: gateway.agentUrl,
+          token: credentials[index % 100].token,
+          hmacSecret: credentials[index % 100].hmac_secret,
+          workerId: `idle-${index}`,
+        },
+        // Behind a load balancer: each agent has its own address (and the per-IP connect limit is per address).
+        {
+          authorization: `Bearer ${credentials[index % 100].token}`,
+          'x-forwarded-for': `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`,
+        },
+      ).then(async (agent) => {
+        await agent.hello();
+        return agent;
+      });
+    // Warm the code paths before the baseline.
+    for (let index = 0; index < 20; index += 1) agents.push(await connect(index));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const rssBefore = await gateway.metric('z4j_process_process_resident_memory_bytes');
+    const heapBefore = await gateway.metric('z4j_process_nodejs_heap_size_used_bytes');
+    for (let index = 20; index < IDLE_AGENTS + 20; index += 200) {
+      const batch = [];
+      for (let j = index; j < Math.min(IDLE_AGENTS + 20, index + 200); j += 1) batch.push(connect(j));
+      agents.push(...(await Promise.all(batch)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const rssAfter = await gateway.metric('z4j_process_process_resident_memory_bytes');
+    const heapAfter = await gateway.metric('z4j_process_nodejs_heap_size_used_bytes');
+    const connections = await gateway.metric('z4j_ws_connections');
+    await Promise.all(agents.map((agent) => agent.close()));
+    return { connections, rssPer: (rssAfter - rssBefore) / IDLE_AGENTS, heapPer: (heapAfter - heapBefore) / IDLE_AGENTS, rssAfter };
+  } finally {
+    await gateway.stop();
+  }
+}
+
+const database = await createMigratedTestDatabase();
+const brainDb = await openBrainDatabase(testPostgresOptions(database.url));
+try {
+  const copyRate = await rawCopy(database.url);
+  console.log('ingest (real Postgres; gateway+ingest in one child process, load generator in this one)');
+  console.log(`  raw COPY baseline (10k rows per COPY)        ${fmt(copyRate)} rows/s`);
+
+  const gateway = await startGateway(database.url);
+  try {
+    const credentials = await mintAgent(brainDb.db, { projectSlug: 'default', name: 'bench-agent', masterSecret: SECRET, now: new Date() });
+    const batched = await endToEnd(gateway, credentials, { total: N_BATCHED, perFrame: 500, window: 4, connections: 4 });
+    console.log(
+      `  end-to-end, 500 events/frame                 ${fmt(batched.rate)} events/s   (${(batched.rate / copyRate).toFixed(2)}x raw COPY; goal >= 0.5x)`,
+    );
+    console.log(`    ack latency per frame                      p50 ${batched.p50.toFixed(1)} ms, p99 ${batched.p99.toFixed(1)} ms`);
+    const single = await endToEnd(gateway, credentials, { total: N_SINGLE, perFrame: 1, window: 500, connections: 2 });
+    console.log(
+      `  end-to-end, 1 event/frame (Python pattern)   ${fmt(single.rate)} events/s   (${(single.rate / copyRate).toFixed(2)}x raw COPY; goal >= 10,000/s)`,
+    );
+    console.log(`    ack latency per frame                      p50 ${single.p50.toFixed(1)} ms, p99 ${single.p99.toFixed(1)} ms`);
+  } finally {
+    await gateway.stop();
+  }
+
+  const idle = await idleMemory(database.url, brainDb.db);
+  console.log(`  idle agents connected                        ${fmt(idle.connections)}`);
+  console.log(
+    `  gateway memory per idle connection           ${(idle.rssPer / 1024).toFixed(1)} KiB RSS, ${(idle.heapPer / 1024).toFixed(1)} KiB JS heap   (goal <= 64 KiB; process RSS ${(idle.rssAfter / 2 ** 20).toFixed(0)} MiB)`,
+  );
+} finally {
+  await brainDb.close();
+  await database.drop();
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { mintAgent, type MintedAgent } from '@z4j/enrolment';
+import { bootBrain, SERVICE_NAMES, type BrainProcess, type ServiceName } from '@z4j/runtime';
+import { createMigratedTestDatabase } from '@z4j/testing';
+import { SERVICE_FACTORIES } from '../src/service-registry.js';
+
+export const TEST_SECRET = 'test-master-secret-0123456789-abcdefghijklmnop';
+
+export interface TestBrain {
+  readonly brain: BrainProcess;
+  readonly databaseUrl: string;
+  readonly agentUrl: string;
+  readonly logs: string[];
+  mint(name: string, projectSlug?: string): Promise<MintedAgent>;
+  /** Drains the brain; drops the database it created unless `keepDatabase`. */
+  stop(options?: { keepDatabase?: boolean }): Promise<void>;
+}
+
+export interface TestBrainOptions {
+  readonly services?: readonly ServiceName[];
+  readonly env?: Record<string, string>;
+  /** Reuse a database (e.g. to restart a brain on the same data). */
+  readonly databaseUrl?: string;
+}
+
+/**
+ * A real brain in this process on its own migrated Postgres database:
+ * the same composition as `z4j serve`, on an ephemeral loopback port.
+ */
+export async function startTestBrain(options: TestBrainOptions = {}): Promise<TestBrain> {
+  const created = options.databaseUrl ? undefined : await createMigratedTestDatabase();
+  const databaseUrl = options.databaseUrl ?? created?.url;
+  if (!databaseUrl) throw new Error('no test database');
+  const home = mkdtempSync(join(tmpdir(), 'z4j-test-home-'));
+  const logs: string[] = [];
+  const brain = await bootBrain({
+    env: {
+      Z4J_HOME: home,
+      Z4J_DATABASE_URL: databaseUrl,
+      Z4J_SECRET: TEST_SECRET,
+      Z4J_SESSION_SECRET: 'test-session-secret-0123456789-abcdefghijklmnop',
+      Z4J_PUBLIC_URL: 'http://127.0.0.1:7700',
+      Z4J_BIND_HOST: '127.0.0.1',
+      Z4J_BIND_PORT: '0',
+      Z4J_METRICS_PUBLIC: 'true',
+      Z4J_LOG_LEVEL: 'info',
+      ...options.env,
+    },
+    cwd: home,
+    services: (options.services ?? SERVICE_NAMES).map((name) => [name, SERVICE_FACTORIES[name]] as const),
+    printLine: () => undefined,
+    logDestination: new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        logs.push(chunk.toString('utf8'));
+        callback();
+      },
+    }),
+    drainGraceMs: 1_000,
+  });
+  await brain.ready;
+  return {
+    brain,
+    databaseUrl,
+    agentUrl: `${brain.url.replace(/^http/, 'ws')}/ws/agent`,
+    logs,
+    mint: (name, projectSlug = 'default') =>
+      mintAgent(brain.database.db, { projectSlug, name, masterSecret: TEST_SECRET, now: new Date() }),
+    stop: async ({ keepDatabase = false } = {}) => {
+      await brain.drain();
+      if (!keepDatabase) await created?.drop();
+    },
+  };
+}

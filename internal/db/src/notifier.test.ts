@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTestDatabase, probePostgres, type TestDatabase } from '@z4j/testing';
+import { createNotifier } from './notifier.js';
+
+const postgres = await probePostgres();
+
+describe.each(['embedded', 'postgres'] as const)('notifier on %s', (kind) => {
+  const skip = kind === 'postgres' && !postgres.available;
+  let test: TestDatabase;
+  beforeAll(async () => {
+    if (!skip) test = await openTestDatabase(kind);
+  });
+  afterAll(async () => {
+    if (!skip) await test.dispose();
+  });
+
+  it.skipIf(skip)('delivers a published payload to subscribers of that channel only', async () => {
+    const a = createNotifier(test.database);
+    const b = createNotifier(test.database);
+    try {
+      const other: string[] = [];
+      await a.subscribe('z4j_other', (payload) => other.push(payload));
+      let resolveReceived!: (payload: string) => void;
+      const received = new Promise<string>((resolve) => (resolveReceived = resolve));
+      const unsubscribe = await a.subscribe('z4j_agent_revoked', resolveReceived);
+      // On Postgres the publisher is another notifier (another replica); locally it must be the same bus.
+      const publisher = kind === 'postgres' ? b : a;
+      await publisher.publish('z4j_agent_revoked', 'agent-123');
+      expect(await received).toBe('agent-123');
+      expect(other).toEqual([]);
+      await unsubscribe();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it.skipIf(skip)('refuses channel names that are not plain identifiers', async () => {
+    const notifier = createNotifier(test.database);
+    await expect(notifier.publish('bad channel; drop table x', 'x')).rejects.toThrow(/invalid NOTIFY channel/);
+    await notifier.close();
+  });
+});

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import {
+  FrameSigner,
+  FrameVerifier,
+  canonicalBytes,
+  decodeHmacSecret,
+  isoTimestamp,
+  parseFrame,
+  type JsonObject,
+  type JsonValue,
+  type SignedFrameType,
+} from '@z4j/protocol';
+
+/**
+ * A test agent that speaks real protocol 2: real bearer auth, an unsigned
+ * hello, signed frames with seq/nonce/ts and HMAC, verified inbound frames.
+ * It is not a mock of anything: the gateway cannot tell it from an agent.
+ * It can also misbehave on purpose (bad HMAC, replayed seq, resend storms).
+ */
+export interface FakeAgentOptions {
+  /** `ws://127.0.0.1:port/ws/agent` */
+  readonly url: string;
+  readonly token: string;
+  /** `hmac_secret` as minted (URL-safe base64). */
+  readonly hmacSecret: string;
+  readonly workerId?: string | null;
+  readonly protocolVersion?: string;
+  readonly engines?: string[];
+  readonly capabilities?: Record<string, string[]>;
+  readonly now?: () => Date;
+}
+
+export interface Closed {
+  readonly code: number;
+  readonly reason: string;
+}
+
+export class FakeAgent {
+  readonly socket: WebSocket;
+  readonly inbound: JsonObject[] = [];
+  readonly closed: Promise<Closed>;
+  helloAck: JsonObject | undefined;
+  signer: FrameSigner | undefined;
+  #verifier: FrameVerifier | undefined;
+  #waiters: { match: (frame: JsonObject) => boolean; resolve: (frame: JsonObject) => void }[] = [];
+  #secret: Buffer;
+
+  private constructor(
+    readonly options: FakeAgentOptions,
+    headers: Record<string, string>,
+  ) {
+    this.#secret = decodeHmacSecret(options.hmacSecret);
+    this.socket = new WebSocket(options.url, { headers, perMessageDeflate: false });
+    this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })));
+    this.socket.on('error', () => undefined);
+    this.socket.on('message', (data: Buffer) => this.#onMessage(data));
+  }
+
+  /** Opens the socket with the bearer token (or raw headers, to test auth failures). */
+  static async connect(options: FakeAgentOptions, headers?: Record<string, string>): Promise<FakeAgent> {
+    const agent = new FakeAgent(options, headers ?? { authorization: `Bearer ${options.token}` });
+    await new Promise<void>((resolve, reject) => {
+      agent.socket.once('open', () => resolve());
+      agent.socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused: HTTP ${response.statusCode}`)));
+      agent.socket.once('error', reject);
+    });
+    return agent;
+  }
+
+  /** Connects, says hello, waits for hello_ack and sets up signing. */
+  static async handshake(options: FakeAgentOptions): Promise<FakeAgent> {
+    const agent = await FakeAgent.connect(options);
+    await agent.hello();
+    return agent;
+  }
+
+  helloFrame(overrides: Record<string, JsonValue> = {}): JsonObject {
+    const workerId = this.options.workerId === undefined ? `bare-${process.pid}-${Date.now()}` : this.options.workerId;
+    const payload: JsonObject = {
+      protocol_version: this.options.protocolVersion ?? '2',
+      agent_version: '0.0.0',
+      framework: 'bare',
+      engines: this.options.engines ?? ['dummy'],
+      schedulers: [],
+      capabilities: this.options.capabilities ?? { dummy: ['submit_task'] },
+      host: { name: 'fake-agent' },
+      worker_role: null,
+      worker_pid: process.pid,
+      worker_started_at: isoTimestamp(new Date()),
+      ...(workerId === null ? {} : { worker_id: workerId }),
+    };
+    return { v: 2, type: 'hello', id: `hello_${randomBytes(8).toString('hex')}`, ts: null, payload: { ...payload, ...overrides } };
+  }
+
+  async hello(frame: JsonObject = this.helloFrame()): Promise<JsonObject> {
+    this.sendRaw(canonicalBytes(frame));
+    const ack = await this.waitFor((f) => f.type === 'hello_ack');
+    this.helloAck = ack;
+    const payload = ack.payload as JsonObject;
+    const binding = {
+      agentId: payload.agent_id as string,
+      projectId: payload.project_id as string,
+      sessionId: payload.session_id as string,
+    };
+    const now = this.options.now;
+    this.signer = new FrameSigner({ secret: this.#secret, binding, ...(now ? { now } : {}) });
+    this.#verifier = new FrameVerifier({ secret: this.#secret, binding, ...(now ? { now } : {}) });
+    return ack;
+  }
+
+  /** Signs a frame (advancing seq) and returns its bytes without sending. */
+  sign(type: SignedFrameType, id: string, payload: JsonObject): Buffer {
+    if (!this.signer) throw new Error('hello first');
+    return this.signer.encode(this.signer.sign({ type, id, payload }));
+  }
+
+  send(type: SignedFrameType, id: string, payload: JsonObject): void {
+    this.sendRaw(this.sign(type, id, payload));
+  }
+
+  sendRaw(bytes: Buffer | string): void {
+    this.socket.send(bytes, { binary: true });
+  }
+
+  heartbeat(adapterHealth: Record<string, string> = {}): string {
+    const id = `hb_${randomBytes(6).toString('hex')}`;
+    this.send('heartbeat', id, { buffer_size: 0, last_flush_at: null, dropped_events: 0, adapter_health: adapterHealth });
+    return id;
+  }
+
+  eventBatch(events: JsonValue[], id = `ev_${randomBytes(6).toString('hex')}`): string {
+    this.send('event_batch', id, { events });
+    return id;
+  }
+
+  waitForAck(frameId: string): Promise<JsonObject> {
+    return this.waitFor((frame) => frame.type === 'event_batch_ack' && (frame.payload as JsonObject).acked_id === frameId);
+  }
+
+  /** Resolves with the first inbound frame (already received or future) that matches. */
+  waitFor(match: (frame: JsonObject) => boolean): Promise<JsonObject> {
+    const seen = this.inbound.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ match, resolve });
+      void this.closed.then((closed) => reject(new Error(`socket closed (${closed.code} ${closed.reason}) before the awaited frame`)));
+    });
+  }
+
+  close(code = 1000): Promise<Closed> {
+    this.socket.close(code);
+    return this.closed;
+  }
+
+  #onMessage(data: Buffer): void {
+    const frame = parseFrame(data);
+    // Inbound signed frames are verified like a real agent verifies them.
+    if (frame.type !== 'hello_ack') this.#verifier?.verify(frame);
+    this.inbound.push(frame);
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!waiter.match(frame)) return true;
+      waiter.resolve(frame);
+      return false;
+    });
+  }
+}
+
+/** An event as the real agent sends it (§2.2). */
+export function taskEvent(kind: string, taskId: string, occurredAt: Date, data: JsonObject = {}): JsonObject {
+  return {
+    id: crypto.randomUUID(),
+    kind,
+    engine: 'celery',
+    task_id: taskId,
+    occurred_at: occurredAt.toISOString().replace('Z', '+00:00'),
+    data: { task_name: 'app.tasks.add', queue: 'default', worker: 'celery@worker-1', ...data },
+  };
+}

@@ -1,0 +1,344 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '@z4j/db';
+import { canonicalJson, hashAgentToken, type JsonValue } from '@z4j/protocol';
+import type { QueueDepth, WorkerDetail } from './adapter-health.js';
+
+/**
+ * Every database write and read the gateway makes, in one place. Each method
+ * is one short statement or transaction; nothing here holds a connection
+ * across a network wait on an agent.
+ */
+
+export interface AgentIdentity {
+  readonly id: string;
+  readonly projectId: string;
+  readonly name: string;
+}
+
+export interface HelloFacts {
+  readonly protocolVersion: string;
+  readonly agentVersion: string;
+  readonly framework: string;
+  readonly engines: readonly string[];
+  readonly schedulers: readonly string[];
+  readonly capabilities: JsonValue;
+  readonly host: JsonValue;
+  readonly workerId: string;
+  readonly workerRole: string | null;
+  readonly workerPid: number | null;
+  readonly workerStartedAt: Date | null;
+}
+
+export interface PendingCommand {
+  readonly id: string;
+  readonly action: string;
+  readonly targetType: string;
+  readonly targetId: string | null;
+  readonly payload: unknown;
+  readonly issuedBy: string | null;
+}
+
+/** JsonValue (bigints, integral floats) as exact JSON text for a jsonb parameter. */
+function jsonb(value: JsonValue) {
+  // Typed as a JSON object for Kysely; the text is exact JSON (bigints included) cast by Postgres.
+  return sql<Record<string, never>>`${canonicalJson(value)}::jsonb`;
+}
+
+export function createGatewayStore(db: Kysely<Database>, secrets: { readonly current: string; readonly previous: readonly string[] }) {
+  return {
+    /** Looks the bearer token up by its keyed hash: current secret first, then each previous one (rotation). */
+    async findAgentByToken(token: string): Promise<AgentIdentity | undefined> {
+      const hashes = [secrets.current, ...secrets.previous].map((secret) => hashAgentToken(secret, token));
+      const rows = await db
+        .selectFrom('agents')
+        .innerJoin('projects', 'projects.id', 'agents.project_id')
+        .select(['agents.id', 'agents.project_id', 'agents.name', 'agents.token_hash'])
+        .where('agents.token_hash', 'in', hashes)
+        .where('agents.revoked_at', 'is', null)
+        .where('projects.is_active', '=', true)
+        .execute();
+      // Prefer the current secret's match if (impossibly) both hashes matched rows.
+      const row = hashes.map((hash) => rows.find((candidate) => candidate.token_hash === hash)).find(Boolean);
+      return row ? { id: row.id, projectId: row.project_id, name: row.name } : undefined;
+    },
+
+    async markConnected(agent: AgentIdentity, hello: HelloFacts, connectedAt: Date): Promise<void> {
+      const metadataPatch: Record<string, JsonValue> = { host: hello.host };
+      if (hello.agentVersion && hello.agentVersion !== '0.0.0') metadataPatch.version = hello.agentVersion;
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('agents')
+          .set({
+            state: 'online',
+            protocol_version: hello.protocolVersion,
+            framework_adapter: hello.framework,
+            engine_adapters: [...hello.engines],
+            scheduler_adapters: [...hello.schedulers],
+            capabilities: jsonb(hello.capabilities),
+            metadata: sql`metadata || ${jsonb(metadataPatch)}`,
+            last_connect_at: connectedAt,
+            last_seen_at: connectedAt,
+            updated_at: connectedAt,
+          })
+          .where('id', '=', agent.id)
+          .execute();
+        await trx
+          .insertInto('agent_workers')
+          .values({
+            agent_id: agent.id,
+            project_id: agent.projectId,
+            worker_id: hello.workerId,
+            role: hello.workerRole,
+            framework: hello.framework,
+            pid: hello.workerPid,
+            started_at: hello.workerStartedAt,
+            state: 'online',
+            last_seen_at: connectedAt,
+            last_connect_at: connectedAt,
+            updated_at: connectedAt,
+          })
+          .onConflict((oc) =>
+            oc.columns(['agent_id', 'worker_id']).doUpdateSet((eb) => ({
+              role: eb.ref('excluded.role'),
+              framework: eb.ref('excluded.framework'),
+              pid: eb.ref('excluded.pid'),
+              started_at: eb.ref('excluded.started_at'),
+              state: 'online',
+              last_seen_at: eb.ref('excluded.last_seen_at'),
+              last_connect_at: eb.ref('excluded.last_connect_at'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
+      });
+    },
+
+    /**
+     * Marks this connection's worker slot offline (unless a newer connection
+     * took the slot) and, when it was the agent's last socket on this replica,
+     * the agent offline — but only if no worker slot of the agent is still
+     * online anywhere (other replicas) and no newer connection has connected
+     * since, so a late close cannot clobber a fresh connect.
+     */
+    async markDisconnected(agent: AgentIdentity, workerId: string, connectedAt: Date, wasLast: boolean, now: Date): Promise<void> {
+      await db
+        .updateTable('agent_workers')
+        .set({ state: 'offline', updated_at: now })
+        .where('agent_id', '=', agent.id)
+        .where('worker_id', '=', workerId)
+        .where('last_connect_at', '<=', connectedAt)
+        .execute();
+      if (!wasLast) return;
+      await db
+        .updateTable('agents')
+        .set({ state: 'offline', updated_at: now })
+        .where('id', '=', agent.id)
+        .where('last_connect_at', '<=', connectedAt)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('agent_workers')
+                .select('agent_workers.id')
+                .where('agent_workers.agent_id', '=', agent.id)
+                .where('agent_workers.state', '=', 'online'),
+            ),
+          ),
+        )
+        .execute();
+    },
+
+    /** Claim-then-push: moves up to `limit` pending commands to dispatched (oldest first) and returns them. */
+    async claimPendingCommands(agentId: string, limit: number, now: Date): Promise<PendingCommand[]> {
+      const rows = await db
+        .updateTable('commands')
+        .set({ status: 'dispatched', dispatched_at: now })
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('commands')
+            .select('id')
+            .where('agent_id', '=', agentId)
+            .where('status', '=', 'pending')
+            .where('timeout_at', '>', now)
+            .orderBy('issued_at')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked(),
+        )
+        .where('status', '=', 'pending')
+        .returning(['id', 'action', 'target_type', 'target_id', 'payload', 'issued_by', 'issued_at'])
+        .execute();
+      return rows
+        .sort((a, b) => a.issued_at.getTime() - b.issued_at.getTime())
+        .map((row) => ({
+          id: row.id,
+          action: row.action,
+          targetType: row.target_type,
+          targetId: row.target_id,
+          payload: row.payload,
+          issuedBy: row.issued_by,
+        }));
+    },
+
+    /** One heartbeat: liveness of the agent and this worker slot, queue depths and engine workers (§1.10). */
+    async recordHeartbeat(
+      agent: AgentIdentity,
+      workerId: string,
+      at: { readonly seenAt: Date; readonly workersReportedAt: Date },
+      health: { readonly queueDepths: readonly QueueDepth[]; readonly workers: readonly WorkerDetail[] },
+    ): Promise<void> {
+      const { seenAt } = at;
+      const { queueDepths, workers } = health;
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('agents')
+          .set({ last_seen_at: seenAt, state: 'online', updated_at: seenAt })
+          .where('id', '=', agent.id)
+          .execute();
+        await trx
+          .updateTable('agent_workers')
+          .set({ last_seen_at: seenAt, state: 'online', updated_at: seenAt })
+          .where('agent_id', '=', agent.id)
+          .where('worker_id', '=', workerId)
+          .execute();
+        // Sorted so two replicas touching the same rows lock them in the same order.
+        const depths = [...queueDepths].sort((a, b) => (a.engine + a.queue < b.engine + b.queue ? -1 : 1));
+        if (depths.length > 0) {
+          await trx
+            .insertInto('queues')
+            .values(
+              depths.map((depth) => ({
+                project_id: agent.projectId,
+                engine: depth.engine,
+                name: depth.queue,
+                pending_count: Math.min(depth.depth, 2 ** 31 - 1),
+                last_seen_at: seenAt,
+                updated_at: seenAt,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.columns(['project_id', 'engine', 'name']).doUpdateSet((eb) => ({
+                pending_count: eb.ref('excluded.pending_count'),
+                last_seen_at: eb.ref('excluded.last_seen_at'),
+                updated_at: eb.ref('excluded.updated_at'),
+              })),
+            )
+            .execute();
+        }
+        const details = [...workers].sort((a, b) => (a.engine + a.name < b.engine + b.name ? -1 : 1));
+        if (details.length > 0) {
+          await trx
+            .insertInto('workers')
+            .values(
+              details.map((worker) => ({
+                project_id: agent.projectId,
+                engine: worker.engine,
+                name: worker.name,
+                hostname: worker.hostname,
+                pid: worker.pid,
+                concurrency: worker.concurrency,
+                queues: worker.queues,
+                state: 'online' as const,
+                last_heartbeat: at.workersReportedAt,
+                load_average: worker.loadAverage,
+                active_tasks: worker.activeTasks,
+                metadata: JSON.stringify(worker.metadata),
+                updated_at: seenAt,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.columns(['project_id', 'engine', 'name']).doUpdateSet((eb) => ({
+                hostname: eb.ref('excluded.hostname'),
+                pid: eb.ref('excluded.pid'),
+                concurrency: eb.ref('excluded.concurrency'),
+                queues: eb.ref('excluded.queues'),
+                state: 'online',
+                last_heartbeat: eb.ref('excluded.last_heartbeat'),
+                load_average: eb.ref('excluded.load_average'),
+                active_tasks: eb.ref('excluded.active_tasks'),
+                metadata: eb.ref('excluded.metadata'),
+                updated_at: eb.ref('excluded.updated_at'),
+              })),
+            )
+            .execute();
+          const queueNames = [
+            ...new Set(details.flatMap((worker) => worker.queues.map((queue) => `${worker.engine}\u0000${queue}`))),
+          ].sort();
+          if (queueNames.length > 0) {
+            await trx
+              .insertInto('queues')
+              .values(
+                queueNames.map((key) => {
+                  const [engine = '', name = ''] = key.split('\u0000');
+                  return { project_id: agent.projectId, engine, name, last_seen_at: seenAt, updated_at: seenAt };
+                }),
+              )
+              .onConflict((oc) =>
+                oc.columns(['project_id', 'engine', 'name']).doUpdateSet((eb) => ({
+                  last_seen_at: eb.ref('excluded.last_seen_at'),
+                  updated_at: eb.ref('excluded.updated_at'),
+                })),
+              )
+              .execute();
+          }
+        }
+      });
+    },
+
+    async recordAgentStatus(agent: AgentIdentity, capturedAt: Date, payload: JsonValue): Promise<void> {
+      await db
+        .insertInto('agent_status_history')
+        .values({ project_id: agent.projectId, agent_id: agent.id, captured_at: capturedAt, payload: jsonb(payload) })
+        .execute();
+    },
+
+    /** `command_ack`: pending → dispatched (a drained command is already dispatched; then this is a no-op). */
+    async commandAcknowledged(agent: AgentIdentity, commandId: string, now: Date): Promise<boolean> {
+      const result = await db
+        .updateTable('commands')
+        .set({ status: 'dispatched', dispatched_at: now })
+        .where('id', '=', commandId)
+        .where('project_id', '=', agent.projectId)
+        .where('agent_id', '=', agent.id)
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    /**
+     * `command_result`: dispatched|pending → completed|failed. A result for a
+     * command that is already terminal (e.g. timed out) changes nothing; the
+     * caller counts it as late.
+     */
+    async commandFinished(
+      agent: AgentIdentity,
+      commandId: string,
+      outcome: { readonly success: boolean; readonly result: JsonValue; readonly error: string | null },
+      now: Date,
+    ): Promise<'updated' | 'late' | 'unknown'> {
+      const updated = await db
+        .updateTable('commands')
+        .set({
+          status: outcome.success ? 'completed' : 'failed',
+          result: outcome.result === null ? null : jsonb(outcome.result),
+          error: outcome.success ? null : (outcome.error ?? 'agent reported failure').slice(0, 8192),
+          completed_at: now,
+        })
+        .where('id', '=', commandId)
+        .where('project_id', '=', agent.projectId)
+        .where('agent_id', '=', agent.id)
+        .where('status', 'in', ['pending', 'dispatched'])
+        .executeTakeFirst();
+      if (updated.numUpdatedRows > 0n) return 'updated';
+      const existing = await db
+        .selectFrom('commands')
+        .select('status')
+        .where('id', '=', commandId)
+        .where('agent_id', '=', agent.id)
+        .executeTakeFirst();
+      return existing ? 'late' : 'unknown';
+    },
+  };
+}
+
+export type GatewayStore = ReturnType<typeof createGatewayStore>;

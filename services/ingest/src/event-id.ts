@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import type { JsonObject } from '@z4j/protocol';
+import { jsonText } from './json-text.js';
+
+/**
+ * The brain-side event id, the `id` in the `events` primary key
+ * `(project_id, occurred_at, id)`. It is derived from the event, never random,
+ * so every way an event can reach us twice lands on the same key and
+ * `ON CONFLICT DO NOTHING` drops the copy:
+ *
+ * - a task event (non-empty `task_id`): uuid5(NS, `project:task_id:kind:occurred_at µs`).
+ *   Re-sends of an unacked frame and fan-out copies of one occurrence (several
+ *   agents seeing the same Celery event) collapse. The original used whole
+ *   SECONDS here and so also collapsed genuinely distinct events (two retries of
+ *   a task in the same second); microseconds keep them apart.
+ * - any other event whose agent id is a trustworthy uuid (v4/v7, RFC 4122
+ *   variant, not nil/all-ones): uuid5(NS, `project:agent_id`), as the original.
+ * - otherwise a hash of the content (kind, engine, occurred_at µs, canonical
+ *   data), so even an id-less re-send dedupes; the original minted a random
+ *   id and stored such replays twice.
+ *
+ * The project id is in every name, so one project can never collide with
+ * (and so censor) another project's events. `occurredMicros` is the time the
+ * agent sent, before any clamping, so the id does not depend on when the
+ * frame arrived.
+ */
+export const EVENT_ID_NAMESPACE = 'c4d2c84e-2f0a-4b6c-9c5b-1d6f9a1e7c2a';
+
+export interface EventIdInput {
+  readonly projectId: string;
+  readonly taskId: string;
+  /** The kind as sent (trimmed), not the `unknown` it may have been mapped to. */
+  readonly kind: string;
+  readonly engine: string;
+  readonly occurredMicros: number;
+  /** The agent's own `id` field, whatever it is. */
+  readonly agentEventId: unknown;
+  readonly data: JsonObject;
+}
+
+export function deriveEventId(input: EventIdInput): string {
+  if (input.taskId !== '') {
+    return uuidv5(`${input.projectId}:${input.taskId}:${input.kind}:${input.occurredMicros}`);
+  }
+  const agentId = trustedAgentEventId(input.agentEventId);
+  if (agentId !== undefined) return uuidv5(`${input.projectId}:${agentId}`);
+  const content = `${input.kind}\n${input.engine}\n${input.occurredMicros}\n${jsonText(input.data, true)}`;
+  return uuidv5(`${input.projectId}:content:${content}`);
+}
+
+const NAMESPACE_BYTES = Buffer.from(EVENT_ID_NAMESPACE.replaceAll('-', ''), 'hex');
+
+/**
+ * RFC 4122 uuid v5 (SHA-1 of namespace bytes ‖ UTF-8 name), as Python's
+ * `uuid.uuid5` and the `uuid` package compute it; written out here because this
+ * runs for every ingested event and the package's version spends most of its
+ * time converting the name to bytes.
+ */
+export function uuidv5(name: string): string {
+  const hash = createHash('sha1').update(NAMESPACE_BYTES).update(name, 'utf8').digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.toString('hex', 0, 16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+
+/**
+ * The agent's event id in canonical form (lowercase, hyphenated, as Python's
+ * `str(UUID(...))`) when it is a v4 or v7 RFC 4122 uuid other than nil and
+ * all-ones; `undefined` otherwise. Other versions are derived from guessable
+ * inputs and could be used to pin collisions on purpose.
+ */
+export function trustedAgentEventId(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 64) return undefined;
+  // Python's UUID() accepts braces, a urn:uuid: prefix, and hyphens anywhere.
+  const hex = value
+    .trim()
+    .toLowerCase()
+    .replace(/^urn:uuid:/, '')
+    .replace(/^\{(.*)\}$/, '$1')
+    .replaceAll('-', '');
+  if (!HEX32.test(hex)) return undefined;
+  if (/^0+$/.test(hex) || /^f+$/.test(hex)) return undefined;
+  const version = hex[12];
+  const variant = hex[16]!;
+  if (version !== '4' && version !== '7') return undefined;
+  if (!'89ab'.includes(variant)) return undefined;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,133 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { JsonObject, JsonValue } from '@z4j/protocol';
+import { MAX_EVENTS_PER_BATCH } from '@z4j/ingest-contract';
+import { normaliseBatch, normaliseEvent, type NormaliseContext } from './normalise-event.js';
+
+const projectId = '11111111-2222-4333-8444-555555555555';
+const agentId = '21111111-2222-4333-8444-555555555555';
+const receivedAt = new Date('2026-11-22T23:00:00Z');
+const context: NormaliseContext = { projectId, agentId, receivedMicros: receivedAt.getTime() * 1000, redact: (event) => event };
+
+function event(overrides: JsonObject = {}): JsonObject {
+  return {
+    id: '9b2f3c1e-7d4a-4f6b-8c2d-1a2b3c4d5e6f',
+    kind: 'task.started',
+    engine: 'celery',
+    task_id: 'task-1',
+    occurred_at: '2026-11-22T22:57:51.313403+00:00',
+    data: { task_name: 'app.add', worker: 'celery@host' },
+    ...overrides,
+  };
+}
+
+function ok(raw: JsonValue) {
+  const result = normaliseEvent(raw, context);
+  if (!result.ok) throw new Error(`rejected: ${result.reason}`);
+  return result.event;
+}
+
+describe('normaliseEvent', () => {
+  it('derives what is stored', () => {
+    const stored = ok(event());
+    expect(stored).toMatchObject({
+      projectId,
+      agentId,
+      engine: 'celery',
+      kind: 'task.started',
+      taskId: 'task-1',
+      occurredMicros: 1795388271313403,
+      occurredAt: '2026-11-22T22:57:51.313403Z',
+      clamped: false,
+      data: { task_name: 'app.add', worker: 'celery@host' },
+    });
+    expect(JSON.parse(stored.payload)).toEqual(event());
+  });
+
+  it('rejects a missing/oversize engine, a missing kind and an unparseable occurred_at', () => {
+    const reason = (raw: JsonValue) => {
+      const result = normaliseEvent(raw, context);
+      return result.ok ? 'ok' : result.reason;
+    };
+    const withoutEngine = event();
+    delete withoutEngine.engine;
+    expect(reason(withoutEngine)).toBe('engine');
+    expect(reason(event({ engine: '  ' }))).toBe('engine');
+    expect(reason(event({ engine: 'x'.repeat(41) }))).toBe('engine');
+    expect(reason(event({ engine: 7 }))).toBe('engine');
+    expect(reason(event({ kind: '' }))).toBe('kind');
+    expect(reason(event({ kind: null }))).toBe('kind');
+    expect(reason(event({ occurred_at: 'yesterday' }))).toBe('occurred_at');
+    expect(reason(event({ occurred_at: null }))).toBe('occurred_at');
+    expect(reason(event({ task_id: 'x'.repeat(201) }))).toBe('task_id');
+    expect(reason(event({ task_id: { a: 1 } }))).toBe('task_id');
+    expect(reason([1, 2])).toBe('not_an_object');
+    expect(reason('event')).toBe('not_an_object');
+  });
+
+  it('is lenient about the rest: unknown kinds, numeric task ids, missing task_id, non-object data', () => {
+    expect(ok(event({ kind: 'task.teleported' })).kind).toBe('unknown');
+    expect(ok(event({ task_id: 42 })).taskId).toBe('42');
+    expect(ok(event({ task_id: null, kind: 'worker.online' })).taskId).toBe('');
+    const noTask = event({ kind: 'worker.online' });
+    delete noTask.task_id;
+    expect(ok(noTask).taskId).toBe('');
+    expect(ok(event({ data: [1, 2] })).data).toEqual({});
+    expect(ok(event({ data: null })).data).toEqual({});
+    expect(ok(event({ engine: '  rq ' })).engine).toBe('rq');
+  });
+
+  it('clamps occurred_at outside [received - 400 d, received + 60 s] to received, but keeps the sent time in the id', () => {
+    const future = ok(event({ occurred_at: '2040-01-01T00:00:00Z' }));
+    expect(future).toMatchObject({ clamped: true, occurredAt: '2026-11-22T23:00:00.000000Z' });
+    const past = ok(event({ occurred_at: '2020-01-01T00:00:00+00:00' }));
+    expect(past).toMatchObject({ clamped: true, occurredMicros: receivedAt.getTime() * 1000 });
+    expect(future.id).not.toBe(past.id);
+    expect(ok(event({ occurred_at: '2026-11-22T23:00:59Z' })).clamped).toBe(false);
+  });
+
+  it('runs the redactor on the whole raw event before reading anything from it', () => {
+    const redact = vi.fn((raw: JsonValue): JsonValue => {
+      const copy = { ...(raw as JsonObject) };
+      copy.engine = 'redacted-engine';
+      copy.data = { task_name: 'app.add', kwargs: { password: '[REDACTED]' } };
+      copy.secret_top_level = '[REDACTED]';
+      return copy;
+    });
+    const raw = event({ data: { task_name: 'app.add', kwargs: { password: 'hunter2' } }, secret_top_level: 'sk_live_x' });
+    const result = normaliseEvent(raw, { ...context, redact });
+    expect(redact).toHaveBeenCalledWith(raw);
+    if (!result.ok) throw new Error('rejected');
+    expect(result.event.engine).toBe('redacted-engine');
+    expect(result.event.payload).not.toContain('hunter2');
+    expect(result.event.payload).not.toContain('sk_live_x');
+  });
+
+  it('rejects an event the redactor throws on', () => {
+    const result = normaliseEvent(event(), {
+      ...context,
+      redact: () => {
+        throw new Error('boom');
+      },
+    });
+    expect(result).toEqual({ ok: false, reason: 'redaction_failed' });
+  });
+});
+
+describe('normaliseBatch', () => {
+  it(`trims to ${MAX_EVENTS_PER_BATCH} events and counts received / rejected`, () => {
+    const events: JsonValue[] = Array.from({ length: MAX_EVENTS_PER_BATCH + 5 }, (_, i) =>
+      event({ task_id: `t${i}`, ...(i % 10 === 0 ? { kind: '' } : {}) }),
+    );
+    const batch = normaliseBatch({ projectId: projectId.toUpperCase(), agentId, frameId: 'ev_1', events, receivedAt }, (raw) => raw);
+    expect(batch.received).toBe(MAX_EVENTS_PER_BATCH);
+    expect(batch.rejected).toBe(MAX_EVENTS_PER_BATCH / 10);
+    expect(batch.events).toHaveLength(MAX_EVENTS_PER_BATCH - MAX_EVENTS_PER_BATCH / 10);
+    expect(batch.rejectReasons).toEqual({ kind: MAX_EVENTS_PER_BATCH / 10 });
+    expect(batch.events[0]!.projectId).toBe(projectId);
+  });
+
+  it('stores a non-uuid agent id as null instead of failing the insert', () => {
+    const batch = normaliseBatch({ projectId, agentId: 'agent-7', frameId: 'ev_1', events: [event()], receivedAt }, (raw) => raw);
+    expect(batch.events[0]!.agentId).toBeNull();
+  });
+});

@@ -1,0 +1,192 @@
+import * as v from 'valibot';
+import type { JsonObject, JsonValue } from '@z4j/protocol';
+import { MAX_EVENTS_PER_BATCH, type IngestEventBatch } from '@z4j/ingest-contract';
+import { deriveEventId } from './event-id.js';
+import { jsonText, storableText } from './json-text.js';
+import { clampOccurredMicros, dateToMicros, formatMicros, parseTimestampMicros } from './occurred-at.js';
+
+/** §2.1: every other kind is stored as `unknown`. */
+export const KNOWN_EVENT_KINDS: ReadonlySet<string> = new Set([
+  'task.sent',
+  'task.received',
+  'task.started',
+  'task.succeeded',
+  'task.failed',
+  'task.retried',
+  'task.revoked',
+  'task.rejected',
+  'worker.online',
+  'worker.offline',
+  'worker.heartbeat',
+  'queue.depth_report',
+  'schedule.run_started',
+  'schedule.run_completed',
+  'schedule.created',
+  'schedule.updated',
+  'schedule.deleted',
+  'schedule.snapshot',
+]);
+
+export const MAX_ENGINE_LENGTH = 40;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const MAX_TASK_ID_LENGTH = 200;
+/** Longer kinds are unknown anyway; the cut keeps the id input and the log line bounded. */
+const MAX_KIND_LENGTH = 200;
+
+/** One event ready to store: everything the writer and the projections need, already derived. */
+export interface NormalisedEvent {
+  /** Brain-side id (see event-id.ts). */
+  readonly id: string;
+  readonly projectId: string;
+  /** The session's agent; null if the gateway handed over something that is not a uuid. */
+  readonly agentId: string | null;
+  readonly engine: string;
+  /** A §2.1 kind, or `unknown`. */
+  readonly kind: string;
+  /** '' for events that are not about a task. */
+  readonly taskId: string;
+  /** Stored time (after the §1.12 clamp), epoch microseconds. */
+  readonly occurredMicros: number;
+  /** The same instant as `2026-11-22T22:57:51.313403Z`, for Postgres. */
+  readonly occurredAt: string;
+  readonly clamped: boolean;
+  /** `data` of the redacted event (`{}` when it was not an object). */
+  readonly data: JsonObject;
+  /** JSON text of the whole redacted event: the `payload` column. */
+  readonly payload: string;
+}
+
+export type RejectReason = 'not_an_object' | 'engine' | 'kind' | 'occurred_at' | 'task_id' | 'redaction_failed';
+
+export type NormaliseResult =
+  { readonly ok: true; readonly event: NormalisedEvent } | { readonly ok: false; readonly reason: RejectReason };
+
+// Lenient like the original: unknown keys pass and only what the brain relies on is checked. engine and kind
+// must be strings (the original's str() of a number or a dict is not something any agent sends); a numeric
+// task_id is stringified as str() did.
+const EventSchema = v.looseObject({
+  engine: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(MAX_ENGINE_LENGTH)),
+  kind: v.pipe(v.string(), v.trim(), v.minLength(1)),
+  occurred_at: v.pipe(v.string(), v.maxLength(64)),
+  // A cut id could merge two tasks, so an oversize one is refused rather than truncated.
+  task_id: v.optional(
+    v.pipe(
+      v.nullable(v.union([v.string(), v.number(), v.bigint()])),
+      v.transform((value) => (value === null ? '' : String(value).trim())),
+      v.maxLength(MAX_TASK_ID_LENGTH),
+    ),
+    '',
+  ),
+  data: v.optional(v.unknown()),
+  id: v.optional(v.unknown()),
+});
+
+const REASON_BY_KEY: Readonly<Record<string, RejectReason>> = {
+  engine: 'engine',
+  kind: 'kind',
+  occurred_at: 'occurred_at',
+  task_id: 'task_id',
+};
+
+export interface NormaliseContext {
+  readonly projectId: string;
+  readonly agentId: string | null;
+  /** The clock for the §1.12 clamp: when the gateway received the frame. */
+  readonly receivedMicros: number;
+  /** Runs on the whole raw event before anything is read from it. */
+  readonly redact: (event: JsonValue) => JsonValue;
+}
+
+/**
+ * Redacts the whole raw event, then validates and derives everything stored.
+ * Pure apart from `redact`.
+ */
+export function normaliseEvent(raw: JsonValue, context: NormaliseContext): NormaliseResult {
+  let event: JsonValue;
+  try {
+    event = context.redact(raw);
+  } catch {
+    return { ok: false, reason: 'redaction_failed' };
+  }
+  if (!isObject(event)) return { ok: false, reason: 'not_an_object' };
+  const parsed = v.safeParse(EventSchema, event);
+  if (!parsed.success) {
+    const key = parsed.issues[0].path?.[0]?.key;
+    return { ok: false, reason: (typeof key === 'string' ? REASON_BY_KEY[key] : undefined) ?? 'not_an_object' };
+  }
+  const fields = parsed.output;
+  const sentMicros = parseTimestampMicros(fields.occurred_at);
+  if (sentMicros === undefined) return { ok: false, reason: 'occurred_at' };
+  const taskId = storableText(fields.task_id);
+
+  const rawKind = storableText(fields.kind.slice(0, MAX_KIND_LENGTH));
+  const engineName = storableText(fields.engine);
+  const data: JsonObject = isObject(fields.data) ? fields.data : {};
+  const { micros, clamped } = clampOccurredMicros(sentMicros, context.receivedMicros);
+  const id = deriveEventId({
+    projectId: context.projectId,
+    taskId,
+    kind: rawKind,
+    engine: engineName,
+    occurredMicros: sentMicros,
+    agentEventId: fields.id,
+    data,
+  });
+  return {
+    ok: true,
+    event: {
+      id,
+      projectId: context.projectId,
+      agentId: context.agentId,
+      engine: engineName,
+      kind: KNOWN_EVENT_KINDS.has(rawKind) ? rawKind : 'unknown',
+      taskId,
+      occurredMicros: micros,
+      occurredAt: formatMicros(micros),
+      clamped,
+      data,
+      payload: jsonText(event),
+    },
+  };
+}
+
+export function isObject(value: unknown): value is JsonObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+export interface NormalisedBatch {
+  /** Events in the frame after the {@link MAX_EVENTS_PER_BATCH} trim. */
+  readonly received: number;
+  readonly events: NormalisedEvent[];
+  readonly rejected: number;
+  readonly rejectReasons: Partial<Record<RejectReason, number>>;
+  readonly clamped: number;
+}
+
+/** Trims the frame to {@link MAX_EVENTS_PER_BATCH} events and normalises each. */
+export function normaliseBatch(batch: IngestEventBatch, redact: (event: JsonValue) => JsonValue): NormalisedBatch {
+  const raw = batch.events.length > MAX_EVENTS_PER_BATCH ? batch.events.slice(0, MAX_EVENTS_PER_BATCH) : batch.events;
+  const context: NormaliseContext = {
+    projectId: batch.projectId.toLowerCase(),
+    agentId: UUID.test(batch.agentId) ? batch.agentId.toLowerCase() : null,
+    receivedMicros: dateToMicros(batch.receivedAt),
+    redact,
+  };
+  const events: NormalisedEvent[] = [];
+  const rejectReasons: Partial<Record<RejectReason, number>> = {};
+  let rejected = 0;
+  let clamped = 0;
+  for (const item of raw) {
+    const result = normaliseEvent(item, context);
+    if (result.ok) {
+      events.push(result.event);
+      if (result.event.clamped) clamped += 1;
+    } else {
+      rejected += 1;
+      rejectReasons[result.reason] = (rejectReasons[result.reason] ?? 0) + 1;
+    }
+  }
+  return { received: raw.length, events, rejected, rejectReasons, clamped };
+}
