@@ -287,6 +287,106 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
   });
 });
 
+describe.skipIf(!postgres.available)('agent gateway edges', () => {
+  it('leaves the agent offline when the socket closes during the hello, and stores NUL-bearing results', async () => {
+    const test = await startTestBrain({ services: ['gateway', 'ingest'] });
+    try {
+      const minted = await test.mint('edge-agent');
+      const options = { url: test.agentUrl, token: minted.token, hmacSecret: minted.hmac_secret };
+      const db = test.brain.database.db;
+      const early = await FakeAgent.connect(options);
+      early.sendRaw(canonicalBytes(early.helloFrame()));
+      early.socket.terminate();
+      await early.closed;
+      // A later connection proves the gateway handled the first one; then it leaves too.
+      const agent = await FakeAgent.handshake(options);
+      const now = Date.now();
+      const command = await db
+        .insertInto('commands')
+        .values({
+          project_id: minted.project_id,
+          agent_id: minted.agent_id,
+          action: 'retry_task',
+          target_type: 'task',
+          target_id: 'x',
+          payload: '{}',
+          issued_at: new Date(now),
+          timeout_at: new Date(now + 60_000),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await db.updateTable('commands').set({ status: 'dispatched' }).where('id', '=', command.id).execute();
+      agent.send('command_result', command.id, { status: 'failed', result: { note: 'nul\u0000inside' }, error: 'bad\u0000byte' });
+      await agent.waitForAck(agent.eventBatch([]));
+      await agent.close();
+      let rows = await db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).execute();
+      for (let attempt = 0; attempt < 100 && rows[0]?.state !== 'offline'; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        rows = await db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).execute();
+      }
+      expect(rows[0]?.state).toBe('offline');
+      let stored = await db
+        .selectFrom('commands')
+        .select(['status', 'error', 'result'])
+        .where('id', '=', command.id)
+        .executeTakeFirstOrThrow();
+      for (let attempt = 0; attempt < 100 && stored.status === 'dispatched'; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        stored = await db
+          .selectFrom('commands')
+          .select(['status', 'error', 'result'])
+          .where('id', '=', command.id)
+          .executeTakeFirstOrThrow();
+      }
+      expect(stored).toEqual({ status: 'failed', error: 'bad\ufffdbyte', result: { note: 'nul\ufffdinside' } });
+    } finally {
+      await test.stop();
+    }
+  });
+
+  it('drains on shutdown: closes agents with 1000 and records them offline', async () => {
+    const test = await startTestBrain({ services: ['gateway', 'ingest'] });
+    let stopped = false;
+    try {
+      const minted = await test.mint('drain-agent');
+      const agent = await FakeAgent.handshake({ url: test.agentUrl, token: minted.token, hmacSecret: minted.hmac_secret });
+      const frameId = agent.eventBatch([taskEvent('task.received', 'drain-1', new Date())]);
+      await agent.waitForAck(frameId);
+      const pool = (await import('pg')).default;
+      const client = new pool.Client({ connectionString: test.databaseUrl });
+      await client.connect();
+      await test.stop({ keepDatabase: true });
+      stopped = true;
+      expect((await agent.closed).code).toBe(1000);
+      const state = await client.query<{ state: string }>('select state from agents where id = $1', [minted.agent_id]);
+      await client.end();
+      expect(state.rows[0]?.state).toBe('offline');
+    } finally {
+      if (!stopped) await test.stop();
+    }
+  });
+
+  it('refuses the 601st connect from one address within a minute with 4429 and survives garbage on the refused socket', async () => {
+    const test = await startTestBrain({ services: ['gateway', 'ingest'] });
+    try {
+      const minted = await test.mint('busy-agent');
+      const options = { url: test.agentUrl, token: minted.token, hmacSecret: minted.hmac_secret };
+      for (let batch = 0; batch < 6; batch += 1) {
+        const sockets = await Promise.all(Array.from({ length: 100 }, () => FakeAgent.connect(options)));
+        await Promise.all(sockets.map((socket) => socket.close()));
+      }
+      const refused = await FakeAgent.connect(options);
+      // Frames sent into the closing socket (even a malformed one) must not take the brain down.
+      refused.sendRaw('garbage');
+      refused.socket.send(Buffer.alloc(2_000_000), { binary: true });
+      expect((await refused.closed).code).toBe(4429);
+      expect((await fetch(`${test.brain.url}/api/v1/health`)).status).toBe(200);
+    } finally {
+      await test.stop();
+    }
+  });
+});
+
 describe.skipIf(!postgres.available)('agent gateway idle timeout', () => {
   it('closes 4408 when an agent sends nothing for Z4J_WS_IDLE_TIMEOUT_SECONDS', async () => {
     const test = await startTestBrain({ services: ['gateway', 'ingest'], env: { Z4J_WS_IDLE_TIMEOUT_SECONDS: '1' } });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FakeAgent, taskEvent } from '@z4j/testing';
 import { cleanEnv, runZ4j, startServe, type ServeProcess } from './serve-process.js';
 
 /**
@@ -71,6 +72,27 @@ describe('z4j serve on the embedded database', () => {
     expect(second.stderr).toMatch(/another z4j process \(pid \d+\) is using the embedded database/);
     expect(await running.stop('SIGTERM')).toBe(0);
     running = undefined;
+  });
+
+  it('takes agents on the embedded database: mint, connect, ack a batch, project the task', async () => {
+    const minted = await runZ4j(['agents', 'mint', '--project', 'default', '--name', 'embedded-agent'], env, cwd);
+    expect(minted.code).toBe(0);
+    const { token, hmac_secret: hmacSecret } = JSON.parse(minted.stdout) as { token: string; hmac_secret: string };
+    running = await startServe([], env, cwd);
+    const agent = await FakeAgent.handshake({ url: `${running.url.replace(/^http/, 'ws')}/ws/agent`, token, hmacSecret });
+    const at = new Date();
+    const frameId = agent.eventBatch([
+      taskEvent('task.received', 'embedded-1', at),
+      taskEvent('task.failed', 'embedded-1', new Date(at.getTime() + 3), { exception: 'KeyError' }),
+    ]);
+    expect((await agent.waitForAck(frameId)).payload).toEqual({ acked_id: frameId, received: 2, accepted: 2, rejected: 0 });
+    await agent.close();
+    expect(await running.stop('SIGTERM')).toBe(0);
+    running = undefined;
+    const listed = await runZ4j(['agents', 'list'], env, cwd);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ name: 'embedded-agent', project_slug: 'default', revoked: false }),
+    ]);
   });
 
   it('prints and rotates the metrics token', async () => {

@@ -126,6 +126,10 @@ describe.skipIf(!postgres.available)('z4j serve on Postgres', () => {
         expect(unready.status).toBe(503);
         expect(await unready.json()).toEqual({ status: 'unready', reason: 'migrations_pending' });
         expect((await fetch(`${brain.url}/api/v1/health`)).status).toBe(200);
+        // Agents are turned away (503 on the upgrade) until the services have started.
+        await expect(
+          FakeAgent.connect({ url: `${brain.url.replace(/^http/, 'ws')}/ws/agent`, token: 'x', hmacSecret: 'A'.repeat(44) }),
+        ).rejects.toThrow(/HTTP 503/);
 
         const migrate = await runZ4j(['migrate', 'up'], env, cwd);
         expect(migrate.code).toBe(0);

@@ -82,6 +82,10 @@ function createPostgresNotifier(database: BrainDatabase, pool: pg.Pool, options:
       subscriber = created;
       return created;
     })();
+    // A failed first connect must not be cached: the next subscribe tries again.
+    connecting.catch(() => {
+      connecting = undefined;
+    });
     return connecting;
   };
 

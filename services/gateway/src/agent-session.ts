@@ -48,6 +48,10 @@ export interface SessionDeps {
 const DRAIN_LIMIT = 500;
 /** agent_status snapshots stored per connection per minute. */
 const AGENT_STATUS_PER_MINUTE = 12;
+/** Bytes of event_batch frames in flight per session before its socket is paused (frames are up to 32 MiB each). */
+const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
+/** Frame ids are 1–64 characters (§1.4); longer ones would also bloat the re-ack memory. */
+const MAX_FRAME_ID_LENGTH = 64;
 /** How many committed event_batch frame ids a session remembers for instant re-acks. */
 const COMMITTED_IDS = 4096;
 /** First and longest socket pause when an agent keeps repeating frames it has already sent. */
@@ -71,7 +75,7 @@ const CommandResultPayload = v.looseObject({
 });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type PauseReason = 'queue_full' | 'storm' | 'awaiting_ack';
+type PauseReason = 'queue_full' | 'storm' | 'awaiting_ack' | 'draining';
 
 /**
  * One agent WebSocket, from upgrade to close.
@@ -104,6 +108,12 @@ export class AgentSession {
   #stormTimer: NodeJS.Timeout | undefined;
   #stormPauseMs: number = STORM_PAUSE_MS.initial;
   #unfinished = 0;
+  #inFlightBytes = 0;
+  /** Settles when the hello's database write is done; the close path waits for it (no stale "online"). */
+  #connecting: Promise<void> = Promise.resolve();
+  #closedResolve!: () => void;
+  /** Resolves once the session is closed and its agent/worker rows are updated. */
+  readonly closed = new Promise<void>((resolve) => (this.#closedResolve = resolve));
   readonly #inFlight = new Set<string>();
   readonly #committed = new BoundedLru<string, { readonly result: IngestBatchResult; reackedAt: number }>(COMMITTED_IDS);
   #writes: Promise<void> = Promise.resolve();
@@ -166,35 +176,43 @@ export class AgentSession {
    * their acks go out (bounded by `graceMs`), then close 1000.
    */
   async drain(graceMs: number): Promise<void> {
-    if (this.#state === 'closed') return;
-    this.#pause('queue_full');
-    const deadline = Date.now() + graceMs;
-    while (this.#unfinished > 0 && Date.now() < deadline && !this.#isClosed()) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    if (this.#state !== 'closed') {
+      this.#pause('draining');
+      const deadline = Date.now() + graceMs;
+      while (this.#unfinished > 0 && Date.now() < deadline && !this.#isClosed()) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      this.close(CloseCode.Normal, 'brain shutting down');
     }
-    this.close(CloseCode.Normal, 'brain shutting down');
+    // Bounded: a peer that never answers the close handshake is dropped by ws after its close timeout.
+    await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
   }
 
   #isClosed(): boolean {
     return this.#state === 'closed';
   }
 
+  #isActive(): boolean {
+    return this.#state === 'active' && this.ws.readyState === this.ws.OPEN;
+  }
+
   /** Pushes a command frame (claim already done by the caller). */
-  pushCommand(command: PendingCommand): void {
+  pushCommand(command: PendingCommand): boolean {
     const payload =
       command.payload && typeof command.payload === 'object' && !Array.isArray(command.payload) ? (command.payload as JsonObject) : {};
     const target: JsonObject = { type: command.targetType, id: command.targetId };
     // Ours also names the engine/scheduler so multi-engine agents can route (the original never did).
     if (typeof payload.engine === 'string') target.engine = payload.engine;
     if (typeof payload.scheduler === 'string') target.scheduler = payload.scheduler;
-    this.#send('command', command.id, {
+    const sent = this.#send('command', command.id, {
       action: command.action,
       target,
       parameters: payload,
       timeout_seconds: this.deps.commandTimeoutSeconds,
       issued_by: command.issuedBy,
     });
-    this.deps.metrics.commandsPushed.inc();
+    if (sent) this.deps.metrics.commandsPushed.inc();
+    return sent;
   }
 
   #onMessage(data: Buffer): void {
@@ -215,7 +233,11 @@ export class AgentSession {
       return;
     }
     const type = frame.type;
-    const id = frame.id as string;
+    const id = frame.id;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_FRAME_ID_LENGTH) {
+      this.close(CloseCode.Malformed, 'frame id must be a string of 1-64 characters');
+      return;
+    }
     if (type === 'event_batch') {
       const committed = this.#committed.get(id);
       if (committed) {
@@ -247,7 +269,7 @@ export class AgentSession {
     this.#stormPauseMs = STORM_PAUSE_MS.initial;
     switch (type) {
       case 'event_batch':
-        this.#onEventBatch(id, frame.payload);
+        this.#onEventBatch(id, frame.payload, data.length);
         return;
       case 'heartbeat':
         this.#onHeartbeat(frame);
@@ -330,7 +352,8 @@ export class AgentSession {
     if (registered.displaced) registered.displaced.close(CloseCode.Displaced, 'displaced by a newer connection');
     this.deps.metrics.connections.inc();
     try {
-      await this.deps.store.markConnected(agent, facts, this.connectedAt);
+      this.#connecting = this.deps.store.markConnected(agent, facts, this.connectedAt);
+      await this.#connecting;
     } catch (error) {
       this.#log.error({ err: error }, 'gateway:hello:store_failed');
       this.close(CloseCode.InternalError, 'internal error');
@@ -359,17 +382,21 @@ export class AgentSession {
     this.#state = 'active';
     this.#log.info({ worker: this.#workerId, framework: facts.framework, engines: facts.engines }, 'gateway:session:active');
     try {
-      for (const command of await this.deps.store.claimPendingCommands(agent.id, DRAIN_LIMIT, this.deps.now())) {
-        if (this.#state !== 'active') break;
-        this.pushCommand(command);
-      }
+      const claimed = await this.deps.store.claimPendingCommands(agent.id, DRAIN_LIMIT, this.deps.now());
+      const unsent = claimed.filter((command) => !(this.#isActive() && this.pushCommand(command)));
+      // Claimed but never written (the socket closed meanwhile): hand them back for the next connection.
+      if (unsent.length > 0)
+        await this.deps.store.releaseClaims(
+          agent.id,
+          unsent.map((command) => command.id),
+        );
     } catch (error) {
-      // Not fatal: the registry's reconcile loop pushes pending commands later.
+      // Not fatal: they stay pending (or dispatched until their timeout) and are drained on the next connect.
       this.#log.error({ err: error }, 'gateway:commands:drain_failed');
     }
   }
 
-  #onEventBatch(frameId: string, payload: JsonValue | undefined): void {
+  #onEventBatch(frameId: string, payload: JsonValue | undefined, bytes: number): void {
     const agent = this.#agent;
     const parsed = v.safeParse(EventBatchPayload, payload);
     if (!agent || !parsed.success) {
@@ -378,10 +405,14 @@ export class AgentSession {
     }
     const events = (parsed.output.events as JsonValue[]).slice(0, MAX_EVENTS_PER_BATCH);
     this.#inFlight.add(frameId);
+    this.#inFlightBytes += bytes;
+    if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#pause('queue_full');
     this.#begin();
-    this.deps
-      .ingest()
-      .submit({ projectId: agent.projectId, agentId: agent.id, frameId, events, receivedAt: this.deps.now() })
+    // A sink that throws synchronously must become a rejection, never an exception in the socket's handler.
+    Promise.resolve()
+      .then(() =>
+        this.deps.ingest().submit({ projectId: agent.projectId, agentId: agent.id, frameId, events, receivedAt: this.deps.now() }),
+      )
       .then(
         (result) => {
           this.#committed.set(frameId, { result, reackedAt: Date.now() });
@@ -395,6 +426,7 @@ export class AgentSession {
       )
       .finally(() => {
         this.#inFlight.delete(frameId);
+        this.#inFlightBytes -= bytes;
         if (this.#inFlight.size === 0) this.#resume('awaiting_ack');
         this.#end();
       });
@@ -460,7 +492,7 @@ export class AgentSession {
 
   #end(): void {
     this.#unfinished -= 1;
-    if (this.#unfinished <= this.deps.queueMax / 2) this.#resume('queue_full');
+    if (this.#unfinished <= this.deps.queueMax / 2 && this.#inFlightBytes < MAX_IN_FLIGHT_BYTES / 2) this.#resume('queue_full');
   }
 
   #pause(reason: PauseReason): void {
@@ -497,9 +529,10 @@ export class AgentSession {
   }
 
   /** Signs and sends in one synchronous step: the outbound seq order is the send order. */
-  #send(type: SignedFrameType, id: string, payload: JsonObject): void {
-    if (!this.#signer || this.ws.readyState !== this.ws.OPEN) return;
+  #send(type: SignedFrameType, id: string, payload: JsonObject): boolean {
+    if (!this.#signer || this.ws.readyState !== this.ws.OPEN) return false;
     this.#sendRaw(this.#signer.sign({ type, id, payload }));
+    return true;
   }
 
   #sendRaw(frame: JsonObject): void {
@@ -525,12 +558,23 @@ export class AgentSession {
   async #onClose(): Promise<void> {
     this.#state = 'closed';
     this.#clearTimers();
+    try {
+      await this.#recordDisconnect();
+    } finally {
+      this.#closedResolve();
+    }
+  }
+
+  async #recordDisconnect(): Promise<void> {
     const agent = this.#agent;
     if (!agent || !this.#registered) return;
     this.#registered = false;
     const { removed, wasLast } = this.deps.registry.unregister(agent.id, this.#workerId, this);
     if (!removed) return;
     this.deps.metrics.connections.dec();
+    // The hello's "online" write and queued heartbeats must land before "offline", or they would undo it.
+    await this.#connecting.catch(() => undefined);
+    await this.#writes;
     try {
       await this.deps.store.markDisconnected(agent, this.#workerId, this.connectedAt, wasLast, this.deps.now());
     } catch (error) {

@@ -37,11 +37,14 @@ export function createGatewayService(context: ServiceContext): BrainService {
   let sink: IngestSink | undefined;
   let ownedSink: IngestSink | undefined;
   let unsubscribeRevoked: (() => Promise<void>) | undefined;
-  let accepting = true;
+  // Closed until start() has the ingest sink: an agent must never reach a session without one.
+  let accepting = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.wsMaxFrameBytes, perMessageDeflate: false });
 
   const onConnection = (ws: WebSocket, request: IncomingMessage) => {
+    // First: a socket we are closing still parses frames, and an 'error' without a listener would crash the process.
+    ws.on('error', (error) => logger.debug({ err: error }, 'gateway:socket:error'));
     // ws closes an oversized frame with 1009; protocol 2 says 4400 (malformed), so translate on this socket only.
     const close = ws.close.bind(ws);
     ws.close = (code?: number, reason?: string | Buffer) => close(code === 1009 ? CloseCode.Malformed : code, reason);
@@ -109,10 +112,12 @@ export function createGatewayService(context: ServiceContext): BrainService {
       unsubscribeRevoked = await context.notifier.subscribe('z4j_agent_revoked', (agentId) => {
         for (const session of registry.connectionsOf(agentId.trim())) session.close(CloseCode.BadToken, 'agent revoked');
       });
+      accepting = true;
     },
     async drain() {
       accepting = false;
       await unsubscribeRevoked?.();
+      // drain() resolves once each session has also recorded its agent as offline.
       await Promise.all([...sessions].map((session) => session.drain(DRAIN_GRACE_MS)));
       wss.close();
       await ownedSink?.close();

@@ -38,10 +38,30 @@ export interface PendingCommand {
   readonly issuedBy: string | null;
 }
 
+/**
+ * NUL cannot be stored in jsonb (nor text): an escaped `\u0000` — one not
+ * itself preceded by an escaping backslash — becomes U+FFFD instead of failing the write.
+ */
+const ESCAPED_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+export function storableJsonText(value: JsonValue): string {
+  return canonicalJson(value).replace(ESCAPED_NUL, '$1\\ufffd');
+}
+
 /** JsonValue (bigints, integral floats) as exact JSON text for a jsonb parameter. */
 function jsonb(value: JsonValue) {
   // Typed as a JSON object for Kysely; the text is exact JSON (bigints included) cast by Postgres.
-  return sql<Record<string, never>>`${canonicalJson(value)}::jsonb`;
+  return sql<Record<string, never>>`${storableJsonText(value)}::jsonb`;
+}
+
+/** Orders composite keys the way Postgres orders them under the C collation used for locking order. */
+function compareKeys(a: readonly string[], b: readonly string[]): number {
+  for (let index = 0; index < a.length; index += 1) {
+    const left = a[index] ?? '';
+    const right = b[index] ?? '';
+    if (left !== right) return left < right ? -1 : 1;
+  }
+  return 0;
 }
 
 export function createGatewayStore(db: Kysely<Database>, secrets: { readonly current: string; readonly previous: readonly string[] }) {
@@ -190,19 +210,9 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
       const { seenAt } = at;
       const { queueDepths, workers } = health;
       await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('agents')
-          .set({ last_seen_at: seenAt, state: 'online', updated_at: seenAt })
-          .where('id', '=', agent.id)
-          .execute();
-        await trx
-          .updateTable('agent_workers')
-          .set({ last_seen_at: seenAt, state: 'online', updated_at: seenAt })
-          .where('agent_id', '=', agent.id)
-          .where('worker_id', '=', workerId)
-          .execute();
-        // Sorted so two replicas touching the same rows lock them in the same order.
-        const depths = [...queueDepths].sort((a, b) => (a.engine + a.queue < b.engine + b.queue ? -1 : 1));
+        // Lock order matches ingest's group commit (queues, workers, then agents), rows sorted by key,
+        // so a heartbeat and an ingest transaction touching the same rows cannot deadlock.
+        const depths = [...queueDepths].sort((a, b) => compareKeys([a.engine, a.queue], [b.engine, b.queue]));
         if (depths.length > 0) {
           await trx
             .insertInto('queues')
@@ -225,7 +235,7 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
             )
             .execute();
         }
-        const details = [...workers].sort((a, b) => (a.engine + a.name < b.engine + b.name ? -1 : 1));
+        const details = [...workers].sort((a, b) => compareKeys([a.engine, a.name], [b.engine, b.name]));
         if (details.length > 0) {
           await trx
             .insertInto('workers')
@@ -261,28 +271,51 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
               })),
             )
             .execute();
-          const queueNames = [
-            ...new Set(details.flatMap((worker) => worker.queues.map((queue) => `${worker.engine}\u0000${queue}`))),
-          ].sort();
-          if (queueNames.length > 0) {
-            await trx
-              .insertInto('queues')
-              .values(
-                queueNames.map((key) => {
-                  const [engine = '', name = ''] = key.split('\u0000');
-                  return { project_id: agent.projectId, engine, name, last_seen_at: seenAt, updated_at: seenAt };
-                }),
-              )
-              .onConflict((oc) =>
-                oc.columns(['project_id', 'engine', 'name']).doUpdateSet((eb) => ({
-                  last_seen_at: eb.ref('excluded.last_seen_at'),
-                  updated_at: eb.ref('excluded.updated_at'),
-                })),
-              )
-              .execute();
-          }
         }
+        await trx
+          .updateTable('agents')
+          .set({ last_seen_at: seenAt, state: 'online', updated_at: seenAt })
+          .where('id', '=', agent.id)
+          .execute();
+        await trx
+          .updateTable('agent_workers')
+          .set({ last_seen_at: seenAt, state: 'online', updated_at: seenAt })
+          .where('agent_id', '=', agent.id)
+          .where('worker_id', '=', workerId)
+          .execute();
       });
+      // Queues named by worker details are touched after the transaction, in one sorted statement of
+      // their own, so this heartbeat never holds queue locks across the workers upsert.
+      const queueNames = [...new Set(workers.flatMap((worker) => worker.queues.map((queue) => `${worker.engine}\u0000${queue}`)))].sort();
+      if (queueNames.length > 0) {
+        await db
+          .insertInto('queues')
+          .values(
+            queueNames.map((key) => {
+              const [engine = '', name = ''] = key.split('\u0000');
+              return { project_id: agent.projectId, engine, name, last_seen_at: seenAt, updated_at: seenAt };
+            }),
+          )
+          .onConflict((oc) =>
+            oc.columns(['project_id', 'engine', 'name']).doUpdateSet((eb) => ({
+              last_seen_at: eb.ref('excluded.last_seen_at'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
+      }
+    },
+
+    /** Puts claimed-but-unsent commands back to pending so the next connection drains them. */
+    async releaseClaims(agentId: string, commandIds: readonly string[]): Promise<void> {
+      if (commandIds.length === 0) return;
+      await db
+        .updateTable('commands')
+        .set({ status: 'pending', dispatched_at: null })
+        .where('agent_id', '=', agentId)
+        .where('id', 'in', [...commandIds])
+        .where('status', '=', 'dispatched')
+        .execute();
     },
 
     async recordAgentStatus(agent: AgentIdentity, capturedAt: Date, payload: JsonValue): Promise<void> {
@@ -321,7 +354,7 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
         .set({
           status: outcome.success ? 'completed' : 'failed',
           result: outcome.result === null ? null : jsonb(outcome.result),
-          error: outcome.success ? null : (outcome.error ?? 'agent reported failure').slice(0, 8192),
+          error: outcome.success ? null : (outcome.error ?? 'agent reported failure').replaceAll('\u0000', '\ufffd').slice(0, 8192),
           completed_at: now,
         })
         .where('id', '=', commandId)
