@@ -1,3 +1,4 @@
+import { ingestStreamToken } from './ingest-stream-token.js';
 import { createServer } from 'node:net';
 import type { IngestBatchResult, IngestEventBatch, IngestSink } from '@z4j/ingest-contract';
 import { createLogger } from '@z4j/logger';
@@ -74,13 +75,14 @@ function batch(frameId: string, events: readonly JsonValue[] = [{ kind: 'task.su
   return { projectId: 'proj-1', agentId: 'agent-1', frameId, events, receivedAt: new Date('2025-01-02T03:04:05.678Z') };
 }
 
+const AUTH_TOKEN = ingestStreamToken('test-master-secret-0123456789-abcdefghijklmnop');
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 async function startServer(sink: IngestSink, options: Partial<GrpcIngestServerOptions> = {}, port = 0) {
-  const server = createGrpcIngestServer({ sink, logger, ...options });
+  const server = createGrpcIngestServer({ sink, logger, authToken: AUTH_TOKEN, ...options });
   const bound = await server.listen('127.0.0.1', port);
   cleanups.push(() => server.close(0));
   return { server, port: bound };
@@ -90,6 +92,7 @@ function startClient(port: number, options: Partial<GrpcIngestClientOptions> = {
   const client = createGrpcIngestClient({
     address: `127.0.0.1:${port}`,
     logger,
+    authToken: AUTH_TOKEN,
     reconnectBackoffMs: { initial: 10, max: 100 },
     closeTimeoutMs: 2000,
     ...options,
@@ -386,9 +389,22 @@ describe('close()', () => {
   });
 });
 
+describe('authentication', () => {
+  it('refuses a stream without the shared token, and one with a wrong token', async () => {
+    const sink = new MemorySink();
+    const { port } = await startServer(sink);
+    for (const authToken of ['', 'wrong-token']) {
+      const client = startClient(port, { authToken, connectTimeoutMs: 500, reconnectBackoffMs: { initial: 10, max: 20 } });
+      await expect(client.submit({ projectId: 'p', agentId: 'a', frameId: 'f', events: [], receivedAt: new Date() })).rejects.toThrow();
+      await client.close();
+    }
+    expect(sink.batches).toHaveLength(0);
+  });
+});
+
 describe('server lifecycle', () => {
   it('reports the bound port and refuses a second listen', async () => {
-    const server: GrpcIngestServer = createGrpcIngestServer({ sink: new MemorySink(), logger });
+    const server: GrpcIngestServer = createGrpcIngestServer({ sink: new MemorySink(), logger, authToken: AUTH_TOKEN });
     cleanups.push(() => server.close(0));
     const port = await server.listen('127.0.0.1', 0);
     expect(port).toBeGreaterThan(0);
@@ -397,7 +413,7 @@ describe('server lifecycle', () => {
 
   it('rejects listen on a port in use and lets the caller retry', async () => {
     const { port } = await startServer(new MemorySink());
-    const server = createGrpcIngestServer({ sink: new MemorySink(), logger });
+    const server = createGrpcIngestServer({ sink: new MemorySink(), logger, authToken: AUTH_TOKEN });
     cleanups.push(() => server.close(0));
     await expect(server.listen('127.0.0.1', port)).rejects.toThrow();
     await expect(server.listen('127.0.0.1', 0)).resolves.toBeGreaterThan(0);

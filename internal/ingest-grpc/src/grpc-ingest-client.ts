@@ -11,6 +11,8 @@ export interface GrpcIngestClientOptions {
   /** `host:port` of the ingest deployment (`[v6]:port` for IPv6), e.g. `ingest:7702` (Z4J_INGEST_GRPC_URL). */
   readonly address: string;
   readonly logger: Logger;
+  /** Shared secret sent as `authorization: Bearer <token>` on the stream (see {@link ingestStreamToken}). */
+  readonly authToken: string;
   /**
    * Most batches submitted and not yet answered (default 256). This is the
    * flow control the gateway feels: the 257th `submit()` does not resolve
@@ -172,7 +174,14 @@ export function createGrpcIngestClient(options: GrpcIngestClientOptions): GrpcIn
   function openStream(): void {
     streamsOpened += 1;
     state = 'connecting';
-    const call = client.makeBidiStreamRequest(INGEST_METHOD.path, INGEST_METHOD.requestSerialize, INGEST_METHOD.responseDeserialize);
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${options.authToken}`);
+    const call = client.makeBidiStreamRequest(
+      INGEST_METHOD.path,
+      INGEST_METHOD.requestSerialize,
+      INGEST_METHOD.responseDeserialize,
+      metadata,
+    );
     const stream: IngestStream = {
       call,
       pending: new Map(),

@@ -1,3 +1,4 @@
+import { ingestStreamToken } from './ingest-stream-token.js';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
@@ -32,7 +33,7 @@ afterEach(async () => {
 
 async function start(gate?: Promise<void>) {
   const sink = new RecordingSink(gate);
-  const server = createGrpcIngestServer({ sink, logger });
+  const server = createGrpcIngestServer({ sink, logger, authToken: ingestStreamToken('test-master-secret-0123456789-abcdefghijklmnop') });
   const port = await server.listen('127.0.0.1', 0);
   cleanups.push(() => server.close(0));
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -42,7 +43,9 @@ async function start(gate?: Promise<void>) {
 
 /** A raw stream (no IngestSink client in the way), collecting responses by request id. */
 function rawStream(client: grpc.Client, serialize: (value: IngestRequest) => Buffer = METHOD.requestSerialize) {
-  const call = client.makeBidiStreamRequest(METHOD.path, serialize, METHOD.responseDeserialize);
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${ingestStreamToken('test-master-secret-0123456789-abcdefghijklmnop')}`);
+  const call = client.makeBidiStreamRequest(METHOD.path, serialize, METHOD.responseDeserialize, metadata);
   const responses: IngestResponse[] = [];
   const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
   call.on('data', (response: IngestResponse) => responses.push(response));

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { IngestSink } from '@z4j/ingest-contract';
 import type { Logger } from '@z4j/logger';
@@ -13,6 +14,12 @@ export interface GrpcIngestServerOptions {
   /** Where batches go: the ingest pipeline. The server does not close it; the composition root does. */
   readonly sink: IngestSink;
   readonly logger: Logger;
+  /**
+   * Shared secret every stream must present as `authorization: Bearer <token>` metadata
+   * (see {@link ingestStreamToken}). Without it anyone who can reach the port could write
+   * events into any project, bypassing the gateway's token and HMAC checks.
+   */
+  readonly authToken: string;
   /**
    * Most batches one stream may have in the sink at once (default 256). At
    * the cap the server stops reading that stream; HTTP/2 flow control then
@@ -185,6 +192,14 @@ export function createGrpcIngestServer(options: GrpcIngestServerOptions): GrpcIn
     }
   }
 
+  function bearerMatches(values: grpc.MetadataValue[], expected: string): boolean {
+    const presented = typeof values[0] === 'string' ? /^Bearer (.+)$/i.exec(values[0])?.[1] : undefined;
+    if (!presented) return false;
+    const a = createHash('sha256').update(presented).digest();
+    const b = createHash('sha256').update(expected).digest();
+    return timingSafeEqual(a, b);
+  }
+
   function onCall(call: IngestCall): void {
     const stream: StreamState = {
       call,
@@ -199,6 +214,12 @@ export function createGrpcIngestServer(options: GrpcIngestServerOptions): GrpcIn
     if (closing) {
       stream.finished = true;
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'ingest is shutting down' });
+      return;
+    }
+    if (!bearerMatches(call.metadata.get('authorization'), options.authToken)) {
+      stream.finished = true;
+      logger.warn({ peer: stream.peer }, 'ingest:grpc:unauthenticated');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'ingest stream token missing or wrong' });
       return;
     }
     streams.add(stream);

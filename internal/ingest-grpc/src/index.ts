@@ -12,3 +12,4 @@ export {
   type IngestRequest,
   type IngestResponse,
 } from './gen/z4j/ingest/v1/ingest_pb.js';
+export { ingestStreamToken } from './ingest-stream-token.js';

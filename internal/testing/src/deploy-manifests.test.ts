@@ -250,6 +250,20 @@ describe('deploy/k8s manifests', () => {
     });
   });
 
+  it('joins gateway to ingest over the gRPC port, and only gateway pods may reach it', () => {
+    const gateway = (find('Deployment', 'z4j-gateway').spec as DeploymentSpec).template.spec.containers[0]!;
+    expect(effectiveEnv(gateway, 'Z4J_INGEST_GRPC_URL')).toBe('z4j-ingest:7702');
+    const service = find('Service', 'z4j-ingest').spec as { ports: { name: string; port: number }[] };
+    expect(service.ports).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'grpc', port: 7702 })]));
+    const policy = find('NetworkPolicy', 'z4j-ingest-grpc').spec as {
+      podSelector: { matchLabels: Record<string, string> };
+      ingress: { from?: { podSelector: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[];
+    };
+    expect(policy.podSelector.matchLabels).toEqual(labelsOf('ingest'));
+    const grpcRule = policy.ingress.find((rule) => rule.ports.some((port) => port.port === 7702));
+    expect(grpcRule?.from).toEqual([{ podSelector: { matchLabels: labelsOf('gateway') } }]);
+  });
+
   it('autoscales ingest and api, whose Deployments leave replicas to the HPA', () => {
     for (const service of ['ingest', 'api']) {
       const hpa = find('HorizontalPodAutoscaler', `z4j-${service}`).spec as {

@@ -4,7 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '@z4j/errors';
 import { CloseCode } from '@z4j/protocol';
 import type { IngestSink } from '@z4j/ingest-contract';
-import { createGrpcIngestClient } from '@z4j/ingest-grpc';
+import { createGrpcIngestClient, ingestStreamToken } from '@z4j/ingest-grpc';
 import { clientIp, createSlidingWindowLimiter, createTrustedProxies, type BrainService, type ServiceContext } from '@z4j/runtime';
 import { AgentConnectionRegistry } from './agent-registry.js';
 import { AgentSession } from './agent-session.js';
@@ -106,7 +106,7 @@ export function createGatewayService(context: ServiceContext): BrainService {
             'Z4J_INGEST_GRPC_URL: required when the gateway runs without ingest in the same process (host:port of services/ingest)',
           );
         }
-        ownedSink = createGrpcIngestClient({ address: settings.ingestGrpcUrl, logger });
+        ownedSink = createGrpcIngestClient({ address: settings.ingestGrpcUrl, logger, authToken: ingestStreamToken(settings.secret) });
         sink = ownedSink;
       }
       unsubscribeRevoked = await context.notifier.subscribe('z4j_agent_revoked', (agentId) => {

@@ -1,4 +1,4 @@
-import { createGrpcIngestServer, type GrpcIngestServer } from '@z4j/ingest-grpc';
+import { createGrpcIngestServer, ingestStreamToken, type GrpcIngestServer } from '@z4j/ingest-grpc';
 import { createRedactor } from '@z4j/redaction';
 import type { BrainService, ServiceContext } from '@z4j/runtime';
 import { createEventRedaction } from './event-redaction.js';
@@ -40,7 +40,7 @@ export function createIngestService(context: ServiceContext): BrainService {
     name: 'ingest',
     async start() {
       if (!serveRemoteGateways) return;
-      server = createGrpcIngestServer({ sink: pipeline, logger });
+      server = createGrpcIngestServer({ sink: pipeline, logger, authToken: ingestStreamToken(settings.secret) });
       const port = await server.listen(settings.ingestGrpcBindHost, settings.ingestGrpcBindPort);
       logger.info({ host: settings.ingestGrpcBindHost, port }, 'ingest:grpc:listening');
     },
