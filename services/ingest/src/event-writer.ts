@@ -70,7 +70,7 @@ export async function batchInsertEvents(db: Db, events: readonly NormalisedEvent
   for (let i = 0; i < n; i++) {
     const event = events[i]!;
     projectIds[i] = event.projectId;
-    occurredAts[i] = event.occurredAt;
+    occurredAts[i] = event.storedAt;
     ids[i] = event.id;
     agentIds[i] = event.agentId;
     engines[i] = event.engine;
@@ -336,10 +336,14 @@ async function mergeTasks(db: Db, deltas: readonly TaskDelta[], foreignRefs: Rea
                   then l.args else t.args end,
       kwargs = case when l.kwargs is not null and (t.kwargs is null or t.received_at is null or l.kwargs_at >= t.received_at)
                     then l.kwargs else t.kwargs end,
-      result = coalesce(l.result, t.result),
-      runtime_ms = coalesce(l.runtime_ms, t.runtime_ms),
-      exception = case when l.new_state = 'success' then null else coalesce(l.exception, t.exception) end,
-      traceback = case when l.new_state = 'success' then null else coalesce(l.traceback, t.traceback) end,
+      -- Outcome fields come only from a delta whose state won: a late, losing terminal event
+      -- (an old task.failed after task.succeeded) must not leave an exception on a successful task.
+      result = case when l.new_state = l.state::task_state then coalesce(l.result, t.result) else t.result end,
+      runtime_ms = case when l.new_state = l.state::task_state then coalesce(l.runtime_ms, t.runtime_ms) else t.runtime_ms end,
+      exception = case when l.new_state = 'success' then null
+                       when l.new_state = l.state::task_state then coalesce(l.exception, t.exception) else t.exception end,
+      traceback = case when l.new_state = 'success' then null
+                       when l.new_state = l.state::task_state then coalesce(l.traceback, t.traceback) else t.traceback end,
       retry_count = least(greatest(t.retry_count::int8 + l.retries_uncounted, l.retry_count), 2147483647)::int4,
       eta = coalesce(l.eta, t.eta),
       received_at = greatest(t.received_at, l.received_at),

@@ -304,6 +304,12 @@ describe.each(['embedded', 'postgres'] as const)('ingest pipeline on %s', (kind)
     await send(taskEvent('task.sent', 'E', t0 + 8)); // no state
     await send(taskEvent('task.retried', 'F', t0 + 3));
     await send(taskEvent('task.retried', 'F', t0 + 4));
+    // A late, older failure after the success: the task stays successful and clean.
+    await send(taskEvent('task.succeeded', 'G', t0 + 10, { result: 'fine', runtime_ms: 7 }));
+    await send(taskEvent('task.failed', 'G', t0 + 5, { exception: 'OldError', traceback: 'old tb' }));
+    // A late, older success after the failure: the failure stays, without the stale result.
+    await send(taskEvent('task.failed', 'H', t0 + 10, { exception: 'NewError', traceback: 'tb' }));
+    await send(taskEvent('task.succeeded', 'H', t0 + 5, { result: 'stale', runtime_ms: 3 }));
     await pipeline.close();
     const tasks = await tasksOf(database, project.projectId);
     expect(tasks.get('A')).toMatchObject({ state: 'success', worker_name: 'w1', result: 1 });
@@ -313,6 +319,8 @@ describe.each(['embedded', 'postgres'] as const)('ingest pipeline on %s', (kind)
     expect(tasks.get('D')).toMatchObject({ state: 'success', exception: null, traceback: null, result: 'ok' });
     expect(tasks.get('E')!.state).toBe('started');
     expect(tasks.get('F')).toMatchObject({ state: 'retry', retry_count: 2 });
+    expect(tasks.get('G')).toMatchObject({ state: 'success', exception: null, traceback: null, result: 'fine', runtime_ms: '7' }); // int8 reads as a string
+    expect(tasks.get('H')).toMatchObject({ state: 'failure', exception: 'NewError', result: null, runtime_ms: null });
   });
 
   it.skipIf(skip)('keeps two retries of one task in the same second (different microseconds) as two rows', async () => {
@@ -351,34 +359,57 @@ describe.each(['embedded', 'postgres'] as const)('ingest pipeline on %s', (kind)
     await pipeline.close();
   });
 
-  it.skipIf(skip)('clamps occurred_at outside the window to receivedAt; a day without a partition lands in events_default', async () => {
-    const project = await createProject(database);
-    const pipeline = pipelineFor(database);
-    const receivedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
-    const twentyDaysAgo = receivedAt.getTime() * 1000 - 20 * 86_400_000_000 + 7;
-    const result = await pipeline.submit(
-      batchOf(
-        project,
-        [
-          taskEvent('task.started', 'past', Date.UTC(2020, 0, 1) * 1000),
-          taskEvent('task.started', 'future', Date.UTC(2040, 0, 1) * 1000),
-          taskEvent('task.started', 'old', twentyDaysAgo, { big: 12345678901234567890n, f: 1.5 }),
-        ],
-        receivedAt,
-      ),
-    );
-    expect(result).toEqual({ received: 3, accepted: 3, rejected: 0 });
-    const rows = await sql<{ task_id: string; us: string; part: string; big: string }>`
+  it.skipIf(skip)(
+    'stores the sent occurred_at even outside the window (events_default), so a re-send is still one row; projections use the clamped time',
+    async () => {
+      const project = await createProject(database);
+      const pipeline = pipelineFor(database);
+      const receivedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 1000);
+      const twentyDaysAgo = receivedAt.getTime() * 1000 - 20 * 86_400_000_000 + 7;
+      const result = await pipeline.submit(
+        batchOf(
+          project,
+          [
+            taskEvent('task.started', 'past', Date.UTC(2020, 0, 1) * 1000),
+            taskEvent('task.started', 'future', Date.UTC(2040, 0, 1) * 1000),
+            taskEvent('task.started', 'old', twentyDaysAgo, { big: 12345678901234567890n, f: 1.5 }),
+          ],
+          receivedAt,
+        ),
+      );
+      expect(result).toEqual({ received: 3, accepted: 3, rejected: 0 });
+      const rows = await sql<{ task_id: string; us: string; part: string; big: string }>`
       select task_id, (extract(epoch from occurred_at) * 1000000)::int8::text as us, tableoid::regclass::text as part,
              payload->'data'->>'big' as big
         from events where project_id = ${project.projectId} order by task_id`.execute(database.db);
-    const byTask = new Map(rows.rows.map((row) => [row.task_id, row]));
-    expect(byTask.get('past')!.us).toBe(String(receivedAt.getTime() * 1000));
-    expect(byTask.get('future')!.us).toBe(String(receivedAt.getTime() * 1000));
-    expect(byTask.get('old')).toMatchObject({ us: String(twentyDaysAgo), part: 'events_default', big: '12345678901234567890' });
-    expect(byTask.get('past')!.part).not.toBe('events_default');
-    await pipeline.close();
-  });
+      const byTask = new Map(rows.rows.map((row) => [row.task_id, row]));
+      expect(byTask.get('past')).toMatchObject({ us: String(Date.UTC(2020, 0, 1) * 1000), part: 'events_default' });
+      expect(byTask.get('future')).toMatchObject({ us: String(Date.UTC(2040, 0, 1) * 1000), part: 'events_default' });
+      expect(byTask.get('old')).toMatchObject({ us: String(twentyDaysAgo), part: 'events_default', big: '12345678901234567890' });
+      // The task projection uses the clamped time: no task "started in 2040".
+      const started = await sql<{ task_id: string; started_at: Date }>`
+      select task_id, started_at from tasks where project_id = ${project.projectId} and task_id in ('past', 'future')`.execute(database.db);
+      for (const row of started.rows) expect(row.started_at.getTime()).toBe(receivedAt.getTime());
+      // Re-sent later (a new receive time, so a new clamp): still one row each.
+      const later = new Date(receivedAt.getTime() + 5_000);
+      const again = await pipeline.submit(
+        batchOf(
+          project,
+          [
+            taskEvent('task.started', 'past', Date.UTC(2020, 0, 1) * 1000),
+            taskEvent('task.started', 'future', Date.UTC(2040, 0, 1) * 1000),
+          ],
+          later,
+        ),
+      );
+      expect(again).toEqual({ received: 2, accepted: 0, rejected: 0 });
+      const count = await sql<{ n: string }>`select count(*)::text as n from events where project_id = ${project.projectId}`.execute(
+        database.db,
+      );
+      expect(count.rows[0]?.n).toBe('3');
+      await pipeline.close();
+    },
+  );
 
   it.skipIf(skip)('counts invalid events as rejected and stores the others of the batch', async () => {
     const project = await createProject(database);

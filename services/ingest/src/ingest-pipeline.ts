@@ -268,7 +268,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     for (const pending of group) {
       const keys: string[] = [];
       for (const event of pending.normalised.events) {
-        const key = eventKey(event.id, event.occurredMicros);
+        const key = eventKey(event.id, event.storedMicros);
         if (!unique.has(key)) {
           unique.set(key, event);
           keys.push(key);
@@ -278,7 +278,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     }
     // Primary-key order: the insert's index locks are taken in the same order by every replica.
     const rows = [...unique.values()].sort(
-      (a, b) => compareText(a.projectId, b.projectId) || a.occurredMicros - b.occurredMicros || compareText(a.id, b.id),
+      (a, b) => compareText(a.projectId, b.projectId) || a.storedMicros - b.storedMicros || compareText(a.id, b.id),
     );
     const allEvents = group.flatMap((pending) => pending.normalised.events);
 
@@ -341,7 +341,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     const inserted = await batchInsertEvents(trx, rows);
     // Projections only from rows that are new: a replay has been projected when it first arrived.
     const insertedEvents =
-      inserted.size === rows.length ? rows : rows.filter((event) => inserted.has(eventKey(event.id, event.occurredMicros)));
+      inserted.size === rows.length ? rows : rows.filter((event) => inserted.has(eventKey(event.id, event.storedMicros)));
 
     const deltas = reduceTaskEvents(insertedEvents);
     if (deltas.length > 0) {

@@ -36,7 +36,8 @@ describe('normaliseEvent', () => {
       kind: 'task.started',
       taskId: 'task-1',
       occurredMicros: 1795388271313403,
-      occurredAt: '2026-11-22T22:57:51.313403Z',
+      storedMicros: 1795388271313403,
+      storedAt: '2026-11-22T22:57:51.313403Z',
       clamped: false,
       data: { task_name: 'app.add', worker: 'celery@host' },
     });
@@ -76,9 +77,9 @@ describe('normaliseEvent', () => {
     expect(ok(event({ engine: '  rq ' })).engine).toBe('rq');
   });
 
-  it('clamps occurred_at outside [received - 400 d, received + 60 s] to received, but keeps the sent time in the id', () => {
+  it('clamps the projection time outside [received - 400 d, received + 60 s] to received, but stores and ids the sent time', () => {
     const future = ok(event({ occurred_at: '2040-01-01T00:00:00Z' }));
-    expect(future).toMatchObject({ clamped: true, occurredAt: '2026-11-22T23:00:00.000000Z' });
+    expect(future).toMatchObject({ clamped: true, occurredMicros: receivedAt.getTime() * 1000, storedAt: '2040-01-01T00:00:00.000000Z' });
     const past = ok(event({ occurred_at: '2020-01-01T00:00:00+00:00' }));
     expect(past).toMatchObject({ clamped: true, occurredMicros: receivedAt.getTime() * 1000 });
     expect(future.id).not.toBe(past.id);

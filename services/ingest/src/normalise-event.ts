@@ -45,10 +45,20 @@ export interface NormalisedEvent {
   readonly kind: string;
   /** '' for events that are not about a task. */
   readonly taskId: string;
-  /** Stored time (after the §1.12 clamp), epoch microseconds. */
+  /**
+   * Time used for projections (tasks, workers, agent liveness): the agent's
+   * time, clamped to the receive time when outside the §1.12 window.
+   */
   readonly occurredMicros: number;
-  /** The same instant as `2026-11-22T22:57:51.313403Z`, for Postgres. */
-  readonly occurredAt: string;
+  /**
+   * The `events.occurred_at` key: always the time the agent sent, never
+   * clamped. The clamp depends on when a frame arrives, so storing clamped
+   * values would give a re-sent event a new primary key and a second row;
+   * out-of-window events land in `events_default` instead (never lost).
+   */
+  readonly storedMicros: number;
+  /** `storedMicros` as `2026-11-22T22:57:51.313403Z`, for Postgres. */
+  readonly storedAt: string;
   readonly clamped: boolean;
   /** `data` of the redacted event (`{}` when it was not an object). */
   readonly data: JsonObject;
@@ -142,7 +152,8 @@ export function normaliseEvent(raw: JsonValue, context: NormaliseContext): Norma
       kind: KNOWN_EVENT_KINDS.has(rawKind) ? rawKind : 'unknown',
       taskId,
       occurredMicros: micros,
-      occurredAt: formatMicros(micros),
+      storedMicros: sentMicros,
+      storedAt: formatMicros(sentMicros),
       clamped,
       data,
       payload: jsonText(event),
