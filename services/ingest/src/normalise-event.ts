@@ -1,31 +1,12 @@
 import * as v from 'valibot';
-import type { JsonObject, JsonValue } from '@z4j/protocol';
+import { EVENT_KINDS, type JsonObject, type JsonValue } from '@z4j/protocol';
 import { MAX_EVENTS_PER_BATCH, type IngestEventBatch } from '@z4j/ingest-contract';
 import { deriveEventId } from './event-id.js';
 import { jsonText, storableText } from './json-text.js';
 import { clampOccurredMicros, dateToMicros, formatMicros, parseTimestampMicros } from './occurred-at.js';
 
-/** §2.1: every other kind is stored as `unknown`. */
-export const KNOWN_EVENT_KINDS: ReadonlySet<string> = new Set([
-  'task.sent',
-  'task.received',
-  'task.started',
-  'task.succeeded',
-  'task.failed',
-  'task.retried',
-  'task.revoked',
-  'task.rejected',
-  'worker.online',
-  'worker.offline',
-  'worker.heartbeat',
-  'queue.depth_report',
-  'schedule.run_started',
-  'schedule.run_completed',
-  'schedule.created',
-  'schedule.updated',
-  'schedule.deleted',
-  'schedule.snapshot',
-]);
+/** §2.1 (from the protocol package, the one list): every other kind is stored as `unknown`. */
+export const KNOWN_EVENT_KINDS: ReadonlySet<string> = new Set(EVENT_KINDS.filter((kind) => kind !== 'unknown'));
 
 export const MAX_ENGINE_LENGTH = 40;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
