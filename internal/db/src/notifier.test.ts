@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, probePostgres, type TestDatabase } from '@z4j/testing';
+import { expect, it } from 'vitest';
+import { probePostgres } from '@z4j/testing';
+import { describeEachDatabase } from '@z4j/testing/vitest';
 import { createNotifier } from './notifier.js';
 
 const postgres = await probePostgres();
 
-describe.each(['embedded', 'postgres'] as const)('notifier on %s', (kind) => {
-  const skip = kind === 'postgres' && !postgres.available;
-  let test: TestDatabase;
-  beforeAll(async () => {
-    if (!skip) test = await openTestDatabase(kind);
-  });
-  afterAll(async () => {
-    if (!skip) await test.dispose();
-  });
-
+describeEachDatabase('notifier', postgres, ({ kind, skip, test }) => {
   it.skipIf(skip)('delivers a published payload to subscribers of that channel only', async () => {
-    const a = createNotifier(test.database);
-    const b = createNotifier(test.database);
+    const a = createNotifier(test().database);
+    const b = createNotifier(test().database);
     try {
       const other: string[] = [];
       await a.subscribe('z4j_other', (payload) => other.push(payload));
@@ -36,7 +28,7 @@ describe.each(['embedded', 'postgres'] as const)('notifier on %s', (kind) => {
   });
 
   it.skipIf(skip)('refuses channel names that are not plain identifiers', async () => {
-    const notifier = createNotifier(test.database);
+    const notifier = createNotifier(test().database);
     await expect(notifier.publish('bad channel; drop table x', 'x')).rejects.toThrow(/invalid NOTIFY channel/);
     await notifier.close();
   });

@@ -1,24 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createNotifier } from '@z4j/db';
 import { decodeHmacSecret, deriveProjectSecret, hashAgentToken } from '@z4j/protocol';
-import { openTestDatabase, probePostgres, type TestDatabase } from '@z4j/testing';
+import { probePostgres } from '@z4j/testing';
+import { describeEachDatabase } from '@z4j/testing/vitest';
 import { AGENT_REVOKED_CHANNEL, listAgents, mintAgent, revokeAgent } from './agent-enrolment.js';
 
 const postgres = await probePostgres();
 const SECRET = 'test-master-secret-0123456789-abcdefghijklmnop';
 
-describe.each(['embedded', 'postgres'] as const)('agent enrolment on %s', (kind) => {
-  const skip = kind === 'postgres' && !postgres.available;
-  let test: TestDatabase;
-  beforeAll(async () => {
-    if (!skip) test = await openTestDatabase(kind);
-  });
-  afterAll(async () => {
-    if (!skip) await test.dispose();
-  });
-
+describeEachDatabase('agent enrolment', postgres, ({ skip, test }) => {
   it.skipIf(skip)('mints into the default project (creating it), stores only the token hash, and returns the project secret', async () => {
-    const db = test.database.db;
+    const db = test().database.db;
     const minted = await mintAgent(db, { projectSlug: 'default', name: 'worker-1', masterSecret: SECRET, now: new Date() });
     expect(minted.token).toMatch(/^[\w-]{43}$/);
     expect(decodeHmacSecret(minted.hmac_secret)).toEqual(deriveProjectSecret(SECRET, minted.project_id));
@@ -39,9 +31,9 @@ describe.each(['embedded', 'postgres'] as const)('agent enrolment on %s', (kind)
   });
 
   it.skipIf(skip)('revokes (idempotently), signals every replica, and lists', async () => {
-    const db = test.database.db;
+    const db = test().database.db;
     const minted = await mintAgent(db, { projectSlug: 'default', name: 'worker-2', masterSecret: SECRET, now: new Date() });
-    const notifier = createNotifier(test.database);
+    const notifier = createNotifier(test().database);
     try {
       let resolveSignal!: (agentId: string) => void;
       const signalled = new Promise<string>((resolve) => (resolveSignal = resolve));

@@ -1,33 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestDatabase, probePostgres, type TestDatabase } from '@z4j/testing';
+import { describe, expect, it } from 'vitest';
+import { probePostgres } from '@z4j/testing';
+import { describeEachDatabase } from '@z4j/testing/vitest';
 import { ensureFirstBootToken, formatFirstBootBanner } from './first-boot.js';
 import { hashSetupToken } from './setup-token.js';
 
 const postgres = await probePostgres();
 const SECRET = 'test-master-secret-0123456789-abcdefghijklmnop';
 
-describe.each(['embedded', 'postgres'] as const)('first boot on %s', (kind) => {
-  const skip = kind === 'postgres' && !postgres.available;
-  let test: TestDatabase;
-  beforeAll(async () => {
-    if (!skip) test = await openTestDatabase(kind);
-  });
-  afterAll(async () => {
-    if (!skip) await test.dispose();
-  });
-
+describeEachDatabase('first boot', postgres, ({ skip, test }) => {
   it.skipIf(skip)(
     'mints one hashed token while no user exists, reuses it, replaces it once expired, and clears it once a user exists',
     async () => {
       let now = new Date('2030-01-01T00:00:00Z');
-      const options = { db: test.database.db, secret: SECRET, publicUrl: 'http://localhost:7700', ttlSeconds: 900, now: () => now };
+      const options = { db: test().database.db, secret: SECRET, publicUrl: 'http://localhost:7700', ttlSeconds: 900, now: () => now };
 
       const first = await ensureFirstBootToken(options);
       if (first.state !== 'minted') throw new Error(`expected a minted token, got ${first.state}`);
       expect(first.token).toMatch(/^[\w-]{43}$/);
       expect(first.setupUrl).toBe(`http://localhost:7700/setup?token=${first.token}`);
       expect(first.expiresAt.toISOString()).toBe('2030-01-01T00:15:00.000Z');
-      const rows = await test.database.db.selectFrom('first_boot_tokens').select(['token_hash', 'expires_at']).execute();
+      const rows = await test().database.db.selectFrom('first_boot_tokens').select(['token_hash', 'expires_at']).execute();
       expect(rows).toHaveLength(1);
       // Only the keyed hash is stored, never the token.
       expect(rows[0]?.token_hash).toBe(hashSetupToken(SECRET, first.token));
@@ -39,14 +31,14 @@ describe.each(['embedded', 'postgres'] as const)('first boot on %s', (kind) => {
       now = new Date('2030-01-01T00:16:00Z');
       const second = await ensureFirstBootToken(options);
       expect(second.state).toBe('minted');
-      expect(await test.database.db.selectFrom('first_boot_tokens').select('id').execute()).toHaveLength(1);
+      expect(await test().database.db.selectFrom('first_boot_tokens').select('id').execute()).toHaveLength(1);
 
-      await test.database.db
-        .insertInto('users')
+      await test()
+        .database.db.insertInto('users')
         .values({ email: 'admin@example.com', password_hash: 'argon2id-placeholder-hash', display_name: 'Admin', is_admin: true })
         .execute();
       expect(await ensureFirstBootToken(options)).toEqual({ state: 'initialised' });
-      expect(await test.database.db.selectFrom('first_boot_tokens').select('id').execute()).toHaveLength(0);
+      expect(await test().database.db.selectFrom('first_boot_tokens').select('id').execute()).toHaveLength(0);
     },
   );
 });
