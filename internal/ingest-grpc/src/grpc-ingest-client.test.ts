@@ -389,6 +389,19 @@ describe('close()', () => {
   });
 });
 
+describe('response timeout', () => {
+  it('rejects a written batch that ingest never answers, freeing its slot', async () => {
+    const stuck: IngestSink = { submit: () => new Promise(() => undefined), close: async () => undefined };
+    const { port } = await startServer(stuck);
+    const client = startClient(port, { responseTimeoutMs: 50, maxInFlight: 1 });
+    const batch = { projectId: 'p', agentId: 'a', frameId: 'f', events: [], receivedAt: new Date() };
+    await expect(client.submit(batch)).rejects.toMatchObject({ code: 'response_timeout' });
+    // The only slot is free again: the next submit is written (and times out the same way).
+    await expect(client.submit(batch)).rejects.toMatchObject({ code: 'response_timeout' });
+    await client.close();
+  });
+});
+
 describe('authentication', () => {
   it('refuses a stream without the shared token, and one with a wrong token', async () => {
     const sink = new MemorySink();

@@ -13,6 +13,8 @@ export interface GrpcIngestClientOptions {
   readonly logger: Logger;
   /** Shared secret sent as `authorization: Bearer <token>` on the stream (see {@link ingestStreamToken}). */
   readonly authToken: string;
+  /** How long a written batch may wait for its answer before the submit rejects (default 120 000 ms). */
+  readonly responseTimeoutMs?: number;
   /**
    * Most batches submitted and not yet answered (default 256). This is the
    * flow control the gateway feels: the 257th `submit()` does not resolve
@@ -133,6 +135,7 @@ function nonNegative(name: string, value: number): number {
 export function createGrpcIngestClient(options: GrpcIngestClientOptions): GrpcIngestClient {
   const logger = options.logger.child({ component: 'ingest-grpc-client', address: options.address });
   const maxInFlight = positiveInteger('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+  const responseTimeoutMs = positiveInteger('responseTimeoutMs', options.responseTimeoutMs ?? 120_000);
   const backoff = options.reconnectBackoffMs ?? DEFAULT_BACKOFF;
   const initialBackoff = nonNegative('reconnectBackoffMs.initial', backoff.initial);
   const maxBackoff = Math.max(initialBackoff, nonNegative('reconnectBackoffMs.max', backoff.max));
@@ -337,7 +340,19 @@ export function createGrpcIngestClient(options: GrpcIngestClientOptions): GrpcIn
         const response = defer<IngestBatchResult>();
         stream.pending.set(requestId, response);
         if (!stream.call.write(request)) stream.drain = defer();
-        return await response.promise;
+        // A hung ingest must not hold this slot (and the gateway session behind it) forever. The batch may
+        // still commit later; the gateway then simply does not ack it, and the agent's re-send is deduplicated.
+        const timer = setTimeout(() => {
+          if (stream.pending.get(requestId) !== response) return;
+          stream.pending.delete(requestId);
+          response.reject(new IngestGrpcError(INGEST_ERROR_CODES.responseTimeout, `no answer from ingest within ${responseTimeoutMs} ms`));
+        }, responseTimeoutMs);
+        timer.unref();
+        try {
+          return await response.promise;
+        } finally {
+          clearTimeout(timer);
+        }
       }
     } finally {
       releaseSlot();

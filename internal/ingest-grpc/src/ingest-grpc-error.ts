@@ -16,6 +16,8 @@ export const INGEST_ERROR_CODES = {
   unavailable: 'ingest_unavailable',
   /** `close()` was called before the batch was written. */
   clientClosed: 'client_closed',
+  /** The batch was written but ingest did not answer within the client's response timeout. */
+  responseTimeout: 'response_timeout',
 } as const;
 
 /**
