@@ -44,6 +44,10 @@ export class FakeAgent {
   signer: FrameSigner | undefined;
   #verifier: FrameVerifier | undefined;
   #waiters: { match: (frame: JsonObject) => boolean; resolve: (frame: JsonObject) => void }[] = [];
+  /** waitForAck() waiters by acked frame id: a load generator keeps hundreds in flight, so no linear scans. */
+  readonly #ackWaiters = new Map<string, ((frame: JsonObject) => void)[]>();
+  /** event_batch_ack frames received, by acked id (what waitForAck() finds when the ack came first). */
+  readonly #acks = new Map<string, JsonObject>();
   #secret: Buffer;
 
   private constructor(
@@ -112,7 +116,7 @@ export class FakeAgent {
   /** Signs a frame (advancing seq) and returns its bytes without sending. */
   sign(type: SignedFrameType, id: string, payload: JsonObject): Buffer {
     if (!this.signer) throw new Error('hello first');
-    return this.signer.encode(this.signer.sign({ type, id, payload }));
+    return this.signer.signEncoded({ type, id, payload });
   }
 
   send(type: SignedFrameType, id: string, payload: JsonObject): void {
@@ -135,7 +139,18 @@ export class FakeAgent {
   }
 
   waitForAck(frameId: string): Promise<JsonObject> {
-    return this.waitFor((frame) => frame.type === 'event_batch_ack' && (frame.payload as JsonObject).acked_id === frameId);
+    // Like waitFor(): the first such ack still in `inbound` (callers may empty it), else a future one.
+    const seen = this.#acks.get(frameId);
+    if (seen) {
+      if (this.inbound.includes(seen)) return Promise.resolve(seen);
+      this.#acks.delete(frameId);
+    }
+    return new Promise((resolve, reject) => {
+      let list = this.#ackWaiters.get(frameId);
+      if (!list) this.#ackWaiters.set(frameId, (list = []));
+      list.push(resolve);
+      void this.closed.then((closed) => reject(new Error(`socket closed (${closed.code} ${closed.reason}) before the awaited frame`)));
+    });
   }
 
   /** Resolves with the first inbound frame (already received or future) that matches. */
@@ -153,11 +168,33 @@ export class FakeAgent {
     return this.closed;
   }
 
+  /** Forgets acks no longer in `inbound` (callers may empty it), keeping the first per id. */
+  #reindexAcks(): void {
+    this.#acks.clear();
+    for (const frame of this.inbound) {
+      const ackedId = frame.type === 'event_batch_ack' ? (frame.payload as JsonObject | undefined)?.acked_id : undefined;
+      if (typeof ackedId === 'string' && !this.#acks.has(ackedId)) this.#acks.set(ackedId, frame);
+    }
+  }
+
   #onMessage(data: Buffer): void {
     const frame = parseFrame(data);
     // Inbound signed frames are verified like a real agent verifies them.
     if (frame.type !== 'hello_ack') this.#verifier?.verify(frame);
     this.inbound.push(frame);
+    if (frame.type === 'event_batch_ack') {
+      const ackedId = (frame.payload as JsonObject | undefined)?.acked_id;
+      if (typeof ackedId === 'string') {
+        if (!this.#acks.has(ackedId)) this.#acks.set(ackedId, frame);
+        if (this.#acks.size > 2 * this.inbound.length + 1024) this.#reindexAcks();
+        const waiting = this.#ackWaiters.get(ackedId);
+        if (waiting) {
+          this.#ackWaiters.delete(ackedId);
+          for (const resolve of waiting) resolve(frame);
+        }
+      }
+    }
+    if (this.#waiters.length === 0) return;
     this.#waiters = this.#waiters.filter((waiter) => {
       if (!waiter.match(frame)) return true;
       waiter.resolve(frame);

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomFillSync } from 'node:crypto';
 
 /** Domain-separation label of the per-project secret derivation (protocol 2). */
 const PROJECT_SECRET_LABEL = Buffer.from('z4j-project-secret-v1:', 'ascii');
@@ -121,5 +121,16 @@ export function mintAgentToken(): string {
  * makeNonce().length // 22
  */
 export function makeNonce(): string {
-  return randomBytes(16).toString('base64url');
+  // One CSPRNG call per 256 nonces instead of one per frame (as crypto.randomUUID pools its entropy).
+  if (noncePoolOffset >= NONCE_POOL.length) {
+    randomFillSync(NONCE_POOL);
+    noncePoolOffset = 0;
+  }
+  const nonce = NONCE_POOL.toString('base64url', noncePoolOffset, noncePoolOffset + NONCE_BYTES);
+  noncePoolOffset += NONCE_BYTES;
+  return nonce;
 }
+
+const NONCE_BYTES = 16;
+const NONCE_POOL = Buffer.alloc(NONCE_BYTES * 256);
+let noncePoolOffset = NONCE_POOL.length;

@@ -531,13 +531,17 @@ export class AgentSession {
   /** Signs and sends in one synchronous step: the outbound seq order is the send order. */
   #send(type: SignedFrameType, id: string, payload: JsonObject): boolean {
     if (!this.#signer || this.ws.readyState !== this.ws.OPEN) return false;
-    this.#sendRaw(this.#signer.sign({ type, id, payload }));
+    this.#write(this.#signer.signEncoded({ type, id, payload }));
     return true;
   }
 
   #sendRaw(frame: JsonObject): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(canonicalBytes(frame), { binary: true });
+    this.#write(canonicalBytes(frame));
+  }
+
+  #write(bytes: Buffer): void {
+    this.ws.send(bytes, { binary: true });
   }
 
   #armIdleTimer(): void {
