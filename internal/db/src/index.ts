@@ -10,3 +10,4 @@ export type { AppliedMigration, MigrationStatus, Migrator, MigratorEvent, Migrat
 export { countDefaultPartitionRows, dropExpiredEventPartitions, ensureEventPartitions, utcDay } from './event-partitions.js';
 export { createNotifier } from './notifier.js';
 export type { Notifier, NotifierOptions } from './notifier.js';
+export { jsonText, storableText } from './json-text.js';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database } from '@z4j/db';
-import { canonicalJson, hashAgentToken, type JsonValue } from '@z4j/protocol';
+import { jsonText, storableText, type Database } from '@z4j/db';
+import { hashAgentToken, type JsonValue } from '@z4j/protocol';
 import type { QueueDepth, WorkerDetail } from './adapter-health.js';
 
 /**
@@ -38,20 +38,10 @@ export interface PendingCommand {
   readonly issuedBy: string | null;
 }
 
-/**
- * NUL cannot be stored in jsonb (nor text): an escaped `\u0000` — one not
- * itself preceded by an escaping backslash — becomes U+FFFD instead of failing the write.
- */
-const ESCAPED_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
-
-export function storableJsonText(value: JsonValue): string {
-  return canonicalJson(value).replace(ESCAPED_NUL, '$1\\ufffd');
-}
-
-/** JsonValue (bigints, integral floats) as exact JSON text for a jsonb parameter. */
+/** JsonValue as exact JSON text jsonb accepts (bigints kept, NUL and lone surrogates made storable). */
 function jsonb(value: JsonValue) {
   // Typed as a JSON object for Kysely; the text is exact JSON (bigints included) cast by Postgres.
-  return sql<Record<string, never>>`${storableJsonText(value)}::jsonb`;
+  return sql<Record<string, never>>`${jsonText(value)}::jsonb`;
 }
 
 /** Orders composite keys the way Postgres orders them under the C collation used for locking order. */
@@ -354,7 +344,7 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
         .set({
           status: outcome.success ? 'completed' : 'failed',
           result: outcome.result === null ? null : jsonb(outcome.result),
-          error: outcome.success ? null : (outcome.error ?? 'agent reported failure').replaceAll('\u0000', '\ufffd').slice(0, 8192),
+          error: outcome.success ? null : storableText((outcome.error ?? 'agent reported failure').slice(0, 8192)),
           completed_at: now,
         })
         .where('id', '=', commandId)

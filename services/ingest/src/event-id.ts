@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JsonObject } from '@z4j/protocol';
-import { jsonText } from './json-text.js';
+import { jsonText } from '@z4j/db';
 
 /**
  * The brain-side event id, the `id` in the `events` primary key

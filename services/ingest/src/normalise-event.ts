@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { EVENT_KINDS, type JsonObject, type JsonValue } from '@z4j/protocol';
 import { MAX_EVENTS_PER_BATCH, type IngestEventBatch } from '@z4j/ingest-contract';
 import { deriveEventId } from './event-id.js';
-import { jsonText, storableText } from './json-text.js';
+import { jsonText, storableText } from '@z4j/db';
 import { clampOccurredMicros, dateToMicros, formatMicros, parseTimestampMicros } from './occurred-at.js';
 
 /** §2.1 (from the protocol package, the one list): every other kind is stored as `unknown`. */

@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from '@z4j/protocol';
-import { jsonText } from './json-text.js';
+import { jsonText } from '@z4j/db';
 import { isObject } from './normalise-event.js';
 import { formatMicros, parseTimestampMicros } from './occurred-at.js';
 import { nonNegativeInteger, shortText, type TaskPriority } from './task-reduction.js';

@@ -1,5 +1,5 @@
 import { JsonFloat, type JsonValue } from '@z4j/protocol';
-import { jsonText, storableText } from './json-text.js';
+import { jsonText, storableText } from '@z4j/db';
 import type { NormalisedEvent } from './normalise-event.js';
 import { parseTimestampMicros } from './occurred-at.js';
 
