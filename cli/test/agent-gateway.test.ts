@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalBytes, type JsonObject } from '@z4j/protocol';
 import { FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
-import { startTestBrain, type TestBrain } from './test-brain.js';
+import { settled, startTestBrain, type TestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 
@@ -56,26 +56,25 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
     const task = await db.selectFrom('tasks').select(['state', 'name']).where('task_id', '=', 'task-1').executeTakeFirstOrThrow();
     expect(task).toEqual({ state: 'started', name: 'app.tasks.add' });
     // Heartbeats are handled in order with the session's other writes; poll the projection, bounded.
-    let depth: number | undefined;
-    for (let attempt = 0; attempt < 100 && depth === undefined; attempt += 1) {
-      depth = (
-        await db
-          .selectFrom('queues')
-          .select('pending_count')
-          .where('project_id', '=', minted.project_id)
-          .where('name', '=', 'default')
-          .executeTakeFirst()
-      )?.pending_count;
-      if (depth === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const depth = await settled(
+      async () =>
+        (
+          await db
+            .selectFrom('queues')
+            .select('pending_count')
+            .where('project_id', '=', minted.project_id)
+            .where('name', '=', 'default')
+            .executeTakeFirst()
+        )?.pending_count,
+      (value) => value !== undefined,
+    );
     expect(depth).toBe(7);
 
     await agent.close();
-    let state = 'online';
-    for (let attempt = 0; attempt < 100 && state !== 'offline'; attempt += 1) {
-      state = (await db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).executeTakeFirstOrThrow()).state;
-      if (state !== 'offline') await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const state = await settled(
+      async () => (await db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).executeTakeFirstOrThrow()).state,
+      (value) => value === 'offline',
+    );
     expect(state).toBe('offline');
   });
 
@@ -209,12 +208,7 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
     await b.waitForAck(b.eventBatch([]));
     expect(await stateOf()).toBe('online');
     await b.close();
-    let state = await stateOf();
-    for (let attempt = 0; attempt < 100 && state !== 'offline'; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      state = await stateOf();
-    }
-    expect(state).toBe('offline');
+    expect(await settled(stateOf, (state) => state === 'offline')).toBe('offline');
   });
 
   it('drains pending commands on connect: claimed as dispatched, then pushed as signed command frames', async () => {
@@ -251,21 +245,16 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
     agent.send('command_result', inserted[0]!.id, { status: 'success', result: { task_id: 'new-1' }, error: null });
     agent.send('command_result', inserted[1]!.id, { status: 'failed', result: null, error: 'boom' });
     await agent.waitForAck(agent.eventBatch([]));
-    let rows = await db
-      .selectFrom('commands')
-      .select(['id', 'status', 'result', 'error'])
-      .where('agent_id', '=', minted.agent_id)
-      .orderBy('issued_at')
-      .execute();
-    for (let attempt = 0; attempt < 100 && rows.some((row) => row.status === 'dispatched'); attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      rows = await db
-        .selectFrom('commands')
-        .select(['id', 'status', 'result', 'error'])
-        .where('agent_id', '=', minted.agent_id)
-        .orderBy('issued_at')
-        .execute();
-    }
+    const rows = await settled(
+      () =>
+        db
+          .selectFrom('commands')
+          .select(['id', 'status', 'result', 'error'])
+          .where('agent_id', '=', minted.agent_id)
+          .orderBy('issued_at')
+          .execute(),
+      (current) => !current.some((row) => row.status === 'dispatched'),
+    );
     expect(rows.map((row) => [row.status, row.result, row.error])).toEqual([
       ['completed', { task_id: 'new-1' }, null],
       ['failed', null, 'boom'],
@@ -319,25 +308,15 @@ describe.skipIf(!postgres.available)('agent gateway edges', () => {
       agent.send('command_result', command.id, { status: 'failed', result: { note: 'nul\u0000inside' }, error: 'bad\u0000byte' });
       await agent.waitForAck(agent.eventBatch([]));
       await agent.close();
-      let rows = await db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).execute();
-      for (let attempt = 0; attempt < 100 && rows[0]?.state !== 'offline'; attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        rows = await db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).execute();
-      }
+      const rows = await settled(
+        () => db.selectFrom('agents').select('state').where('id', '=', minted.agent_id).execute(),
+        (current) => current[0]?.state === 'offline',
+      );
       expect(rows[0]?.state).toBe('offline');
-      let stored = await db
-        .selectFrom('commands')
-        .select(['status', 'error', 'result'])
-        .where('id', '=', command.id)
-        .executeTakeFirstOrThrow();
-      for (let attempt = 0; attempt < 100 && stored.status === 'dispatched'; attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        stored = await db
-          .selectFrom('commands')
-          .select(['status', 'error', 'result'])
-          .where('id', '=', command.id)
-          .executeTakeFirstOrThrow();
-      }
+      const stored = await settled(
+        () => db.selectFrom('commands').select(['status', 'error', 'result']).where('id', '=', command.id).executeTakeFirstOrThrow(),
+        (current) => current.status !== 'dispatched',
+      );
       expect(stored).toEqual({ status: 'failed', error: 'bad\ufffdbyte', result: { note: 'nul\ufffdinside' } });
     } finally {
       await test.stop();

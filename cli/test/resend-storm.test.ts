@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
-import { startTestBrain } from './test-brain.js';
+import { settled, startTestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 
@@ -41,18 +41,18 @@ describe.skipIf(!postgres.available)('resend storm', () => {
       agent.heartbeat({ 'celery.queue_depths': JSON.stringify({ storm: 3 }) });
       await agent.waitForAck(agent.eventBatch([]));
       const db = test.brain.database.db;
-      let depth: number | undefined;
-      for (let attempt = 0; attempt < 100 && depth === undefined; attempt += 1) {
-        depth = (
-          await db
-            .selectFrom('queues')
-            .select('pending_count')
-            .where('project_id', '=', minted.project_id)
-            .where('name', '=', 'storm')
-            .executeTakeFirst()
-        )?.pending_count;
-        if (depth === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const depth = await settled(
+        async () =>
+          (
+            await db
+              .selectFrom('queues')
+              .select('pending_count')
+              .where('project_id', '=', minted.project_id)
+              .where('name', '=', 'storm')
+              .executeTakeFirst()
+          )?.pending_count,
+        (value) => value !== undefined,
+      );
       expect(depth).toBe(3);
 
       // The batch was stored once; every repeat was answered from memory.

@@ -74,3 +74,16 @@ export async function startTestBrain(options: TestBrainOptions = {}): Promise<Te
     },
   };
 }
+
+/**
+ * Reads until `isDone` holds (at most 100 reads, 20 ms apart) and returns the last value read:
+ * for projections the brain writes asynchronously. The caller asserts on the result.
+ */
+export async function settled<T>(read: () => Promise<T>, isDone: (value: T) => boolean): Promise<T> {
+  let value = await read();
+  for (let attempt = 0; attempt < 100 && !isDone(value); attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = await read();
+  }
+  return value;
+}
