@@ -9,7 +9,7 @@
 // generator (this process) signs every frame itself, on the same 2 cores.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -28,19 +28,49 @@ const N_BATCHED = Number(process.env.BENCH_BATCHED_EVENTS ?? 100_000);
 const N_SINGLE = Number(process.env.BENCH_SINGLE_EVENTS ?? 30_000);
 const IDLE_AGENTS = Number(process.env.BENCH_IDLE_AGENTS ?? 5_000);
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere or once it exited. */
+function cpuSecondsOf(pid) {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th (clock ticks, 100 Hz).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds used by the brain process and by the Postgres backends serving the bench database. */
+async function cpuSnapshot(gateway, db) {
+  const backends = await db.query('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+  const postgres = new Map(backends.rows.map((row) => [row.pid, cpuSecondsOf(row.pid)]));
+  return { brain: cpuSecondsOf(gateway.pid), postgres };
+}
+
+/** CPU µs per event between two snapshots (backends that appeared in between count from zero). */
+function cpuPerEvent(before, after, events) {
+  let postgres = 0;
+  for (const [pid, seconds] of after.postgres) postgres += seconds - (before.postgres.get(pid) ?? 0);
+  return { brainUs: ((after.brain - before.brain) / events) * 1e6, postgresUs: (postgres / events) * 1e6 };
+}
+
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 };
 
-/** A ~300-byte event like the ones agents send. */
+/**
+ * A ~300-byte event like the ones agents send. Events come in the lifecycle a Celery worker reports for
+ * every task (received → started → succeeded), so a run of N events is N/3 tasks, as in production; the
+ * raw COPY baseline stores the very same rows.
+ */
+const LIFECYCLE = ['task.received', 'task.started', 'task.succeeded'];
 function benchEvent(index, at) {
-  return taskEvent(index % 3 === 0 ? 'task.succeeded' : 'task.received', `bench-${index}`, at, {
-    args: [index, 'some-argument'],
-    kwargs: { user_id: index % 1000, flag: true },
-    runtime_ms: 12,
-  });
+  const task = Math.floor(index / LIFECYCLE.length);
+  const kind = LIFECYCLE[index % LIFECYCLE.length];
+  const data = { args: [task, 'some-argument'], kwargs: { user_id: task % 1000, flag: true } };
+  if (kind === 'task.succeeded') Object.assign(data, { runtime_ms: 12, result: task * 2 });
+  return taskEvent(kind, `bench-${task}`, at, data);
 }
 
 async function rawCopy(databaseUrl) {
@@ -82,7 +112,9 @@ async function rawCopy(databaseUrl) {
 
 async function startGateway(databaseUrl, extraEnv = {}) {
   const home = mkdtempSync(join(tmpdir(), 'z4j-bench-'));
-  const child = spawn(process.execPath, [BIN, 'serve', '--only', 'gateway,ingest', '--host', '127.0.0.1', '--port', '0'], {
+  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the brain process.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--only', 'gateway,ingest', '--host', '127.0.0.1', '--port', '0'], {
     env: {
       ...process.env,
       Z4J_HOME: home,
@@ -119,6 +151,7 @@ async function startGateway(databaseUrl, extraEnv = {}) {
   }
   return {
     url,
+    pid: child.pid,
     agentUrl: `${url.replace(/^http/, 'ws')}/ws/agent`,
     async metric(name) {
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -135,7 +168,7 @@ async function startGateway(databaseUrl, extraEnv = {}) {
 }
 
 /** Sends `total` events, `perFrame` per frame, keeping `window` frames unacked per agent. */
-async function endToEnd(gateway, credentials, { total, perFrame, window, connections }) {
+async function endToEnd(gateway, credentials, statsDb, { total, perFrame, window, connections }) {
   const agents = await Promise.all(
     Array.from({ length: connections }, (_, index) =>
       FakeAgent.handshake({
@@ -148,6 +181,7 @@ async function endToEnd(gateway, credentials, { total, perFrame, window, connect
   );
   const latencies = [];
   let next = 0;
+  const cpuBefore = await cpuSnapshot(gateway, statsDb);
   const started = performance.now();
   const base = Date.now() - 3_600_000;
   await Promise.all(
@@ -177,8 +211,9 @@ async function endToEnd(gateway, credentials, { total, perFrame, window, connect
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPerEvent(cpuBefore, await cpuSnapshot(gateway, statsDb), total);
   await Promise.all(agents.map((agent) => agent.close()));
-  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { rate: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu };
 }
 
 async function idleMemory(databaseUrl, db) {
@@ -232,6 +267,10 @@ async function idleMemory(databaseUrl, db) {
 
 const database = await createMigratedTestDatabase();
 const brainDb = await openBrainDatabase(testPostgresOptions(database.url));
+const statsDb = new pg.Client({ connectionString: database.url });
+await statsDb.connect();
+const cpuLine = (cpu) =>
+  `    CPU per event                              brain process ${cpu.brainUs.toFixed(0)} µs, Postgres ${cpu.postgresUs.toFixed(0)} µs`;
 try {
   const copyRate = await rawCopy(database.url);
   console.log('ingest (real Postgres; gateway+ingest in one child process, load generator in this one)');
@@ -240,16 +279,18 @@ try {
   const gateway = await startGateway(database.url);
   try {
     const credentials = await mintAgent(brainDb.db, { projectSlug: 'default', name: 'bench-agent', masterSecret: SECRET, now: new Date() });
-    const batched = await endToEnd(gateway, credentials, { total: N_BATCHED, perFrame: 500, window: 4, connections: 4 });
+    const batched = await endToEnd(gateway, credentials, statsDb, { total: N_BATCHED, perFrame: 500, window: 4, connections: 4 });
     console.log(
       `  end-to-end, 500 events/frame                 ${fmt(batched.rate)} events/s   (${(batched.rate / copyRate).toFixed(2)}x raw COPY; goal >= 0.5x)`,
     );
     console.log(`    ack latency per frame                      p50 ${batched.p50.toFixed(1)} ms, p99 ${batched.p99.toFixed(1)} ms`);
-    const single = await endToEnd(gateway, credentials, { total: N_SINGLE, perFrame: 1, window: 500, connections: 2 });
+    console.log(cpuLine(batched.cpu));
+    const single = await endToEnd(gateway, credentials, statsDb, { total: N_SINGLE, perFrame: 1, window: 500, connections: 2 });
     console.log(
       `  end-to-end, 1 event/frame (Python pattern)   ${fmt(single.rate)} events/s   (${(single.rate / copyRate).toFixed(2)}x raw COPY; goal >= 10,000/s)`,
     );
     console.log(`    ack latency per frame                      p50 ${single.p50.toFixed(1)} ms, p99 ${single.p99.toFixed(1)} ms`);
+    console.log(cpuLine(single.cpu));
   } finally {
     await gateway.stop();
   }
@@ -260,6 +301,7 @@ try {
     `  gateway memory per idle connection           ${(idle.rssPer / 1024).toFixed(1)} KiB RSS, ${(idle.heapPer / 1024).toFixed(1)} KiB JS heap   (goal <= 64 KiB; process RSS ${(idle.rssAfter / 2 ** 20).toFixed(0)} MiB)`,
   );
 } finally {
+  await statsDb.end();
   await brainDb.close();
   await database.drop();
 }

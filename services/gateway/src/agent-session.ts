@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import * as v from 'valibot';
 import type { IngestBatchResult, IngestSink } from '@z4j/ingest-contract';
@@ -104,6 +105,14 @@ export class AgentSession {
   #signer: FrameSigner | undefined;
   #verifier: FrameVerifier | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * When the last frame arrived (ms). Frames only stamp this; the idle timer
+   * re-arms itself from it when it fires, so a busy session does not clear
+   * and create a timer per frame.
+   */
+  #lastFrameAt = Date.now();
+  /** Outbound frames written in the current tick go out in one write (see #write). */
+  #corked = false;
   readonly #pauseReasons = new Set<PauseReason>();
   #stormTimer: NodeJS.Timeout | undefined;
   #stormPauseMs: number = STORM_PAUSE_MS.initial;
@@ -126,6 +135,8 @@ export class AgentSession {
     private readonly deps: SessionDeps,
     private readonly ws: WebSocket,
     private readonly ip: string,
+    /** The upgraded TCP socket under `ws`, corked while a tick's acks are written. */
+    private readonly socket: Pick<Duplex, 'cork' | 'uncork'>,
   ) {
     this.connectedAt = deps.now();
     this.#log = deps.logger.child({ session: this.sessionId, ip });
@@ -217,7 +228,8 @@ export class AgentSession {
 
   #onMessage(data: Buffer): void {
     if (this.#state === 'closed') return;
-    this.#armIdleTimer();
+    this.#lastFrameAt = Date.now();
+    if (this.#idleTimer === undefined) this.#armIdleTimer();
     this.deps.metrics.framesReceived.inc();
     if (this.#state === 'awaiting_hello') {
       void this.#onHello(data);
@@ -501,6 +513,7 @@ export class AgentSession {
       this.ws.pause();
       // A session we paused ourselves is not idle.
       clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
       this.deps.metrics.pauses.inc({ reason });
     }
     this.#pauseReasons.add(reason);
@@ -509,6 +522,8 @@ export class AgentSession {
   #resume(reason: PauseReason): void {
     if (!this.#pauseReasons.delete(reason) || this.#pauseReasons.size > 0 || this.#state === 'closed') return;
     this.ws.resume();
+    // The agent could not send while paused: the idle window starts again now.
+    this.#lastFrameAt = Date.now();
     this.#armIdleTimer();
   }
 
@@ -540,22 +555,48 @@ export class AgentSession {
     this.#write(canonicalBytes(frame));
   }
 
+  /**
+   * One group commit acks many frames of a session in the same tick (one
+   * event per frame is the Python agent's pattern): corking the socket until
+   * the next tick sends them in one TCP write instead of a syscall per ack.
+   */
   #write(bytes: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(this.#uncork);
+    }
     this.ws.send(bytes, { binary: true });
   }
 
-  #armIdleTimer(): void {
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.socket.uncork();
+  };
+
+  #armIdleTimer(delayMs: number = this.deps.idleTimeoutMs): void {
     clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     if (this.#state === 'closed' || this.#pauseReasons.size > 0) return;
-    this.#idleTimer = setTimeout(() => {
-      this.#log.info('gateway:session:idle');
-      this.close(CloseCode.Idle, 'idle timeout');
-    }, this.deps.idleTimeoutMs);
+    this.#idleTimer = setTimeout(this.#onIdleTimer, delayMs);
     this.#idleTimer.unref();
   }
 
+  readonly #onIdleTimer = (): void => {
+    this.#idleTimer = undefined;
+    if (this.#state === 'closed' || this.#pauseReasons.size > 0) return;
+    const remainingMs = this.#lastFrameAt + this.deps.idleTimeoutMs - Date.now();
+    if (remainingMs > 0) {
+      this.#armIdleTimer(remainingMs);
+      return;
+    }
+    this.#log.info('gateway:session:idle');
+    this.close(CloseCode.Idle, 'idle timeout');
+  };
+
   #clearTimers(): void {
     clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     clearTimeout(this.#stormTimer);
   }
 

@@ -42,7 +42,7 @@ export function createGatewayService(context: ServiceContext): BrainService {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.wsMaxFrameBytes, perMessageDeflate: false });
 
-  const onConnection = (ws: WebSocket, request: IncomingMessage) => {
+  const onConnection = (ws: WebSocket, request: IncomingMessage, socket: Duplex) => {
     // First: a socket we are closing still parses frames, and an 'error' without a listener would crash the process.
     ws.on('error', (error) => logger.debug({ err: error }, 'gateway:socket:error'));
     // ws closes an oversized frame with 1009; protocol 2 says 4400 (malformed), so translate on this socket only.
@@ -75,6 +75,7 @@ export function createGatewayService(context: ServiceContext): BrainService {
       },
       ws,
       ip,
+      socket,
     );
     sessions.add(session);
     ws.once('close', () => sessions.delete(session));
@@ -90,7 +91,7 @@ export function createGatewayService(context: ServiceContext): BrainService {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => onConnection(ws, request, socket));
   };
 
   return {
