@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import * as v from 'valibot';
+import { MAX_AUDIT_VERIFY_LIMIT } from '@z4j/audit';
 import { SERVICE_NAMES, type ServiceName } from '@z4j/runtime';
 
 /** A parsed, validated `z4j` invocation. */
@@ -11,6 +12,7 @@ export type CliCommand =
   | { readonly name: 'agents'; readonly action: 'mint'; readonly project: string; readonly agentName: string }
   | { readonly name: 'agents'; readonly action: 'revoke'; readonly agentId: string }
   | { readonly name: 'agents'; readonly action: 'list'; readonly project?: string }
+  | { readonly name: 'audit'; readonly action: 'verify'; readonly limit: number }
   | { readonly name: 'help' };
 
 export class CliUsageError extends Error {
@@ -33,6 +35,9 @@ commands:
   agents revoke AGENT_ID  revoke an agent's token and close its sockets on every replica
   agents list [--project SLUG]
                           list agents
+  audit verify [--limit N]
+                          check the audit log's HMAC chain over its oldest N rows (1-${MAX_AUDIT_VERIFY_LIMIT},
+                          default ${MAX_AUDIT_VERIFY_LIMIT}) with Z4J_SECRET and Z4J_PREVIOUS_SECRETS; exits 1 on a problem
   version                 print the z4j version
 `;
 
@@ -71,6 +76,27 @@ const UuidSchema = v.pipe(
   v.string(),
   v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected an agent id (UUID)'),
 );
+
+const AuditLimitSchema = v.pipe(
+  v.string(),
+  v.regex(/^\d{1,9}$/, `expected an integer from 1 to ${MAX_AUDIT_VERIFY_LIMIT}`),
+  v.transform(Number),
+  v.number(),
+  v.minValue(1, `expected an integer from 1 to ${MAX_AUDIT_VERIFY_LIMIT}`),
+  v.maxValue(MAX_AUDIT_VERIFY_LIMIT, `expected an integer from 1 to ${MAX_AUDIT_VERIFY_LIMIT}`),
+);
+
+function parseAuditArgs(rest: string[]): CliCommand {
+  const [action, ...args] = rest;
+  if (action !== 'verify') throw new CliUsageError(`audit: expected "verify", got ${action === undefined ? 'nothing' : `"${action}"`}`);
+  const { values, positionals } = parseArgs({ args, options: { limit: { type: 'string' } }, allowPositionals: true, strict: true });
+  expectNoMore(positionals, 'audit verify');
+  return {
+    name: 'audit',
+    action,
+    limit: values.limit === undefined ? MAX_AUDIT_VERIFY_LIMIT : parseOption(AuditLimitSchema, '--limit', values.limit),
+  };
+}
 
 function parseAgentsArgs(rest: string[]): CliCommand {
   const [action, ...args] = rest;
@@ -163,6 +189,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     }
     case 'agents':
       return parseAgentsArgs(rest);
+    case 'audit':
+      return parseAuditArgs(rest);
     default:
       throw new CliUsageError(`unknown command "${command}"; run "z4j help"`);
   }

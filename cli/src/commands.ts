@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { readSecretFile, resolveHome, rotateMetricsToken } from '@z4j/config';
+import { verifyAuditChain } from '@z4j/audit';
+import { readSecretFile, resolveHome, rotateMetricsToken, type Settings } from '@z4j/config';
 import { createMigrator, createNotifier, loadMigrations, openBrainDatabase, type BrainDatabase } from '@z4j/db';
 import { listAgents, mintAgent, revokeAgent } from '@z4j/enrolment';
 import { acquireDataDirLock, loadBrainConfig } from '@z4j/runtime';
@@ -11,7 +12,10 @@ export interface CommandIo {
 }
 
 /** Opens the database the brain would use with this configuration (the embedded one under its lock). */
-async function withBrainDatabase<T>(io: CommandIo, work: (database: BrainDatabase, masterSecret: string) => Promise<T>): Promise<T> {
+async function withBrainDatabase<T>(
+  io: CommandIo,
+  work: (database: BrainDatabase, masterSecret: string, settings: Settings) => Promise<T>,
+): Promise<T> {
   const config = loadBrainConfig(io.env, io.cwd);
   const { settings } = config;
   const lock = config.mode === 'embedded' ? acquireDataDirLock(join(settings.home, 'data.lock')) : undefined;
@@ -34,7 +38,7 @@ async function withBrainDatabase<T>(io: CommandIo, work: (database: BrainDatabas
           },
     );
     try {
-      return await work(database, settings.secret);
+      return await work(database, settings.secret, settings);
     } finally {
       await database.close();
     }
@@ -126,5 +130,20 @@ export async function agentsCommand(
         io.out(JSON.stringify(await listAgents(database.db, command.project), null, 2));
         return 0;
     }
+  });
+}
+
+/**
+ * `z4j audit verify`: recomputes the oldest rows' HMACs with Z4J_SECRET, then each Z4J_PREVIOUS_SECRETS entry, and
+ * checks every prev pointer. Prints `verified: N`, then one line per problem; exit 0 when intact, 1 otherwise.
+ */
+export async function auditCommand(io: CommandIo, command: { action: 'verify'; limit: number }): Promise<number> {
+  return withBrainDatabase(io, async (database, masterSecret, settings) => {
+    await createMigrator({ db: database.db, migrations: await loadMigrations() }).assertCurrent();
+    const result = await verifyAuditChain(database.db, { secrets: [masterSecret, ...settings.previousSecrets], limit: command.limit });
+    io.out(`verified: ${result.verified}`);
+    for (const problem of result.problems) io.out(problem.message);
+    if (result.reachedLimit) io.out(`(only the oldest ${command.limit} rows were checked; newer rows exist)`);
+    return result.problems.length === 0 ? 0 : 1;
   });
 }

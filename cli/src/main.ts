@@ -1,6 +1,6 @@
 import { runBrainMain, describeStartupError, type MainProcess } from '@z4j/runtime';
 import { CliUsageError, parseCliArgs, USAGE, type CliCommand } from './cli-args.js';
-import { agentsCommand, metricsTokenCommand, migrateCommand } from './commands.js';
+import { agentsCommand, auditCommand, metricsTokenCommand, migrateCommand } from './commands.js';
 import { SERVICE_FACTORIES } from './service-registry.js';
 import { readVersion } from './version.js';
 
@@ -46,6 +46,9 @@ export async function runCli(proc: CliProcess): Promise<void> {
         return;
       case 'agents':
         proc.exit(await agentsCommand(io, command));
+        return;
+      case 'audit':
+        proc.exit(await auditCommand(io, command));
         return;
     }
   } catch (error) {
