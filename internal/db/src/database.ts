@@ -453,6 +453,7 @@ export interface Sessions {
   issued_at: Generated<Timestamp>;
   last_seen_at: Generated<Timestamp>;
   mfa_verified_at: Timestamp | null;
+  remember_me: Generated<boolean>;
   revocation_reason: string | null;
   revoked_at: Timestamp | null;
   user_agent_at_issue: string | null;
@@ -564,6 +565,7 @@ export interface Users {
   locked_until: Timestamp | null;
   mfa_enforcement_started_at: Timestamp | null;
   mfa_enrolled_at: Timestamp | null;
+  mfa_last_time_step: Int8 | null;
   mfa_secret_encrypted: Buffer | null;
   password_changed_at: Timestamp | null;
   password_hash: string;

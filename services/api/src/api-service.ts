@@ -1,12 +1,36 @@
+import { isSecureOrigin } from '@z4j/identity';
 import type { BrainService, ServiceContext } from '@z4j/runtime';
+import { createApiApp } from './api-app.js';
+import type { ApiDeps } from './http/api-types.js';
+import { lazyPasswordHasher } from './http/lazy-password-hasher.js';
 import { ensureFirstBootToken, formatFirstBootBanner } from './first-boot.js';
+import { bootstrapAdminFromSettings } from './setup/bootstrap-admin.js';
+
+/** Builds the API's dependencies from the service context (the composition root of this service). */
+export function apiDepsFromContext(context: ServiceContext): ApiDeps {
+  const { settings } = context;
+  return {
+    db: context.database.db,
+    settings,
+    logger: context.logger,
+    now: context.now,
+    passwords: lazyPasswordHasher({
+      argon2MemoryCost: settings.argon2MemoryCost,
+      argon2TimeCost: settings.argon2TimeCost,
+      argon2Parallelism: settings.argon2Parallelism,
+    }),
+    notify: (channel, payload) => context.notifier.publish(channel, payload),
+    secureCookies: isSecureOrigin(settings.publicUrl),
+  };
+}
 
 /**
- * The REST API (`/api/v1`) and the server-rendered setup page. This first
- * slice owns first-boot mode; routes arrive with the auth and API issues.
+ * The REST API (`/api/v1`) and the server-rendered setup page; owns
+ * first-boot mode (setup token and banner, or the env bootstrap admin).
  */
 export function createApiService(context: ServiceContext): BrainService {
   const { settings, logger } = context;
+  const deps = apiDepsFromContext(context);
   let recheck: NodeJS.Timeout | undefined;
 
   const ensureSetupToken = async () => {
@@ -26,7 +50,11 @@ export function createApiService(context: ServiceContext): BrainService {
 
   return {
     name: 'api',
+    mount(app) {
+      app.route('/', createApiApp(deps, context.version).app as never);
+    },
     async start() {
+      await bootstrapAdminFromSettings(deps);
       const state = await ensureSetupToken();
       if (state === 'initialised') return;
       // A token that expires unused is replaced, so a late operator is not locked out until a restart.
