@@ -84,6 +84,20 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
     expect((await bad.closed).code).toBe(4401);
     const missing = await FakeAgent.connect(options, {});
     expect((await missing.closed).code).toBe(4401);
+    // Audited, once per address per minute (the second failure from 127.0.0.1 is only logged).
+    const db = test.brain.database.db;
+    const audited = await settled(
+      () =>
+        db
+          .selectFrom('audit_log')
+          .select(['action', 'outcome', 'source_ip', 'metadata'])
+          .where('action', '=', 'agent.auth.bearer_failed')
+          .execute(),
+      (rows) => rows.length > 0,
+    );
+    expect(audited).toEqual([
+      { action: 'agent.auth.bearer_failed', outcome: 'deny', source_ip: '127.0.0.1', metadata: { reason: 'unknown_token' } },
+    ]);
   });
 
   it('closes 4400 when the first frame is not a hello', async () => {

@@ -43,6 +43,8 @@ export interface SessionDeps {
   readonly queueMax: number;
   readonly heartbeatIntervalSeconds: number;
   readonly commandTimeoutSeconds: number;
+  /** Reports a refused bearer token (the gateway audits it, throttled per address). */
+  readonly onBearerFailure: (ip: string, reason: 'unknown_token' | 'missing_bearer') => void;
 }
 
 /** At most 500 pending commands are pushed on connect, like the original. */
@@ -157,7 +159,9 @@ export class AgentSession {
     if (this.#state === 'closed') return;
     if (!agent) {
       this.deps.metrics.authFailures.inc();
-      this.#log.warn({ reason: match ? 'unknown_token' : 'missing_bearer' }, 'gateway:auth:bearer_failed');
+      const reason = match ? 'unknown_token' : 'missing_bearer';
+      this.#log.warn({ reason }, 'gateway:auth:bearer_failed');
+      this.deps.onBearerFailure(this.ip, reason);
       this.close(CloseCode.BadToken, 'authentication failed');
       return;
     }

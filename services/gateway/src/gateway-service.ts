@@ -11,6 +11,8 @@ import { AgentSession } from './agent-session.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { createGatewayStore } from './gateway-store.js';
 
+/** Refused agent tokens are audited at most once per address per minute: a token-guessing loop cannot flood the chain. */
+const AUDITED_AUTH_FAILURES_PER_IP = { limit: 1, windowMs: 60_000 } as const;
 /** The original's agent-connect bucket: 600 connects per IP per minute. */
 const CONNECTS_PER_IP = { limit: 600, windowMs: 60_000 } as const;
 /** The brain tells agents to heartbeat this often (hello_ack), like the original. */
@@ -32,6 +34,13 @@ export function createGatewayService(context: ServiceContext): BrainService {
   const registry = new AgentConnectionRegistry<AgentSession>(settings.wsPerAgentConcurrencyCap);
   const store = createGatewayStore(context.database.db, { current: settings.secret, previous: settings.previousSecrets });
   const limiter = createSlidingWindowLimiter(CONNECTS_PER_IP);
+  const auditedFailures = createSlidingWindowLimiter(AUDITED_AUTH_FAILURES_PER_IP);
+  const onBearerFailure = (ip: string, reason: string) => {
+    if (!auditedFailures.hit(ip)) return;
+    store
+      .recordBearerFailure(ip, reason, context.now())
+      .catch((error: unknown) => logger.warn({ err: error }, 'gateway:auth:audit_failed'));
+  };
   const trustedProxies = createTrustedProxies(settings.trustedProxies);
   const sessions = new Set<AgentSession>();
   let sink: IngestSink | undefined;
@@ -72,6 +81,7 @@ export function createGatewayService(context: ServiceContext): BrainService {
         queueMax: settings.wsIngestQueueMaxsize,
         heartbeatIntervalSeconds: HEARTBEAT_INTERVAL_SECONDS,
         commandTimeoutSeconds: settings.commandTimeoutSeconds,
+        onBearerFailure,
       },
       ws,
       ip,

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { appendAuditRow } from '@z4j/audit';
 import { sql, type Kysely } from 'kysely';
 import { jsonText, storableText, type Database } from '@z4j/db';
 import { hashAgentToken, type JsonValue } from '@z4j/protocol';
@@ -70,6 +72,22 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
       // Prefer the current secret's match if (impossibly) both hashes matched rows.
       const row = hashes.map((hash) => rows.find((candidate) => candidate.token_hash === hash)).find(Boolean);
       return row ? { id: row.id, projectId: row.project_id, name: row.name } : undefined;
+    },
+
+    /** Audit row for a refused bearer token (§6.2 `agent.auth.bearer_failed`); callers throttle it per address. */
+    async recordBearerFailure(ip: string, reason: string, at: Date): Promise<void> {
+      await appendAuditRow(
+        db,
+        {
+          action: 'agent.auth.bearer_failed',
+          target_type: 'agent',
+          result: 'failed',
+          outcome: 'deny',
+          source_ip: isIP(ip) ? ip : null,
+          metadata: { reason },
+        },
+        { secret: secrets.current, now: at },
+      );
     },
 
     async markConnected(agent: AgentIdentity, hello: HelloFacts, connectedAt: Date): Promise<void> {
