@@ -5,7 +5,14 @@ import { SERVICE_NAMES, type ServiceName } from '@z4j/runtime';
 
 /** A parsed, validated `z4j` invocation. */
 export type CliCommand =
-  | { readonly name: 'serve'; readonly only: ServiceName[]; readonly host?: string; readonly port?: number }
+  | {
+      readonly name: 'serve';
+      readonly only: ServiceName[];
+      readonly host?: string;
+      readonly port?: number;
+      /** With --admin-password-stdin: the first admin to create at boot (Z4J_BOOTSTRAP_ADMIN_EMAIL). */
+      readonly adminEmail?: string;
+    }
   | { readonly name: 'migrate'; readonly action: 'status' | 'up' }
   | { readonly name: 'version' }
   | { readonly name: 'metrics-token'; readonly action: 'show' | 'rotate' }
@@ -13,6 +20,8 @@ export type CliCommand =
   | { readonly name: 'agents'; readonly action: 'revoke'; readonly agentId: string }
   | { readonly name: 'agents'; readonly action: 'list'; readonly project?: string }
   | { readonly name: 'audit'; readonly action: 'verify'; readonly limit: number }
+  | { readonly name: 'reset-mfa'; readonly email: string }
+  | { readonly name: 'bootstrap-admin'; readonly email: string; readonly displayName?: string }
   | { readonly name: 'help' };
 
 export class CliUsageError extends Error {
@@ -22,9 +31,10 @@ export class CliUsageError extends Error {
 export const USAGE = `usage: z4j <command> [options]
 
 commands:
-  serve [--only SERVICE[,SERVICE…]] [--host HOST] [--port PORT]
+  serve [--only SERVICE[,SERVICE…]] [--host HOST] [--port PORT] [--admin-email EMAIL --admin-password-stdin]
         run the brain; all five services in one process unless --only
-        (services: ${SERVICE_NAMES.join(', ')})
+        (services: ${SERVICE_NAMES.join(', ')}); with --admin-email, the first admin is created at
+        boot if no user exists yet, its password read from standard input
   migrate status          list applied and pending schema migrations
   migrate up              apply pending migrations
   metrics-token [show|rotate]
@@ -38,6 +48,14 @@ commands:
   audit verify [--limit N]
                           check the audit log's HMAC chain over its oldest N rows (1-${MAX_AUDIT_VERIFY_LIMIT},
                           default ${MAX_AUDIT_VERIFY_LIMIT}) with Z4J_SECRET and Z4J_PREVIOUS_SECRETS; exits 1 on a problem
+  reset-mfa EMAIL [--confirm]
+                          turn off a locked-out user's MFA (secret, recovery codes, remembered devices) and
+                          revoke their sessions; audited as user.mfa_reset. The command never prompts: --confirm
+                          is accepted for scripts written for the original z4j CLI
+  bootstrap-admin --email EMAIL [--display-name NAME] --password-stdin
+                          create the first global admin and the "default" project without the setup link;
+                          the password is read from standard input, never from the command line; refuses
+                          (exit 1) once any user exists
   version                 print the z4j version
 `;
 
@@ -95,6 +113,68 @@ function parseAuditArgs(rest: string[]): CliCommand {
     name: 'audit',
     action,
     limit: values.limit === undefined ? MAX_AUDIT_VERIFY_LIMIT : parseOption(AuditLimitSchema, '--limit', values.limit),
+  };
+}
+
+const EmailSchema = v.pipe(
+  v.string(),
+  v.trim(),
+  v.maxLength(320, 'expected an email address (name@example.com)'),
+  v.regex(/^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u, 'expected an email address (name@example.com)'),
+);
+
+function parseResetMfaArgs(rest: string[]): CliCommand {
+  const { positionals } = parseArgs({ args: rest, options: { confirm: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const [email, ...extra] = positionals;
+  if (email === undefined) throw new CliUsageError('reset-mfa: expected the email address of the user');
+  expectNoMore(extra, 'reset-mfa');
+  return { name: 'reset-mfa', email: parseOption(EmailSchema, 'email', email) };
+}
+
+/** The shape Z4J_BOOTSTRAP_ADMIN_EMAIL is checked against, so `serve --admin-email` fails here, naming the flag. */
+const AdminEmailSchema = v.pipe(
+  v.string(),
+  v.trim(),
+  v.maxLength(254, 'expected an email address (name@example.com)'),
+  v.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'expected an email address (name@example.com)'),
+);
+const DisplayNameSchema = v.pipe(
+  v.string(),
+  v.trim(),
+  v.minLength(1, 'expected a name of 1-200 characters'),
+  v.maxLength(200, 'expected a name of 1-200 characters'),
+  v.regex(/^[^\p{Cc}]+$/u, 'expected a name without control characters'),
+);
+
+/** Passwords on the command line end up in shell history and `ps`: the flag is refused by name, not ignored. */
+function refusePasswordFlag(args: readonly string[], flag: string, command: string, instead: string): void {
+  if (args.some((arg) => arg === flag || arg.startsWith(`${flag}=`))) {
+    throw new CliUsageError(
+      `${command}: ${flag} is not accepted (command lines end up in shell history and process lists); use ${instead}`,
+    );
+  }
+}
+
+function parseBootstrapAdminArgs(rest: string[]): CliCommand {
+  refusePasswordFlag(rest, '--password', 'bootstrap-admin', '--password-stdin and pipe the password in');
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { email: { type: 'string' }, 'display-name': { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  expectNoMore(positionals, 'bootstrap-admin');
+  if (values.email === undefined) throw new CliUsageError('bootstrap-admin: --email is required');
+  if (values['password-stdin'] !== true) {
+    throw new CliUsageError(
+      'bootstrap-admin: --password-stdin is required: the password is read from standard input, never from the command line',
+    );
+  }
+  const displayName = values['display-name'];
+  return {
+    name: 'bootstrap-admin',
+    email: parseOption(AdminEmailSchema, '--email', values.email),
+    ...(displayName === undefined ? {} : { displayName: parseOption(DisplayNameSchema, '--display-name', displayName) }),
   };
 }
 
@@ -159,19 +239,37 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       expectNoMore(rest, 'version');
       return { name: 'version' };
     case 'serve': {
+      refusePasswordFlag(rest, '--admin-password', 'serve', '--admin-password-stdin and pipe the password in');
       const { values, positionals } = parseArgs({
         args: rest,
-        options: { only: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' } },
+        options: {
+          only: { type: 'string' },
+          host: { type: 'string' },
+          port: { type: 'string' },
+          'admin-email': { type: 'string' },
+          'admin-password-stdin': { type: 'boolean' },
+        },
         allowPositionals: true,
         strict: true,
       });
       expectNoMore(positionals, 'serve');
+      const adminEmail = values['admin-email'];
+      if (adminEmail === undefined && values['admin-password-stdin'] === true) {
+        throw new CliUsageError('serve: --admin-password-stdin needs --admin-email');
+      }
+      if (adminEmail !== undefined && values['admin-password-stdin'] !== true) {
+        throw new CliUsageError('serve: --admin-email needs --admin-password-stdin (the password is read from standard input)');
+      }
       const only = values.only === undefined ? [...SERVICE_NAMES] : [...new Set(parseOption(ServiceListSchema, '--only', values.only))];
+      // The api service creates the admin at start-up; without it the flag would be silently ignored.
+      if (adminEmail !== undefined && !only.includes('api'))
+        throw new CliUsageError('serve: --admin-email needs the api service in --only');
       return {
         name: 'serve',
         only,
         ...(values.host === undefined ? {} : { host: parseOption(HostSchema, '--host', values.host) }),
         ...(values.port === undefined ? {} : { port: parseOption(PortSchema, '--port', values.port) }),
+        ...(adminEmail === undefined ? {} : { adminEmail: parseOption(AdminEmailSchema, '--admin-email', adminEmail) }),
       };
     }
     case 'migrate': {
@@ -191,6 +289,10 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       return parseAgentsArgs(rest);
     case 'audit':
       return parseAuditArgs(rest);
+    case 'reset-mfa':
+      return parseResetMfaArgs(rest);
+    case 'bootstrap-admin':
+      return parseBootstrapAdminArgs(rest);
     default:
       throw new CliUsageError(`unknown command "${command}"; run "z4j help"`);
   }

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
-import { verifyAuditChain } from '@z4j/audit';
+import { domainToASCII } from 'node:url';
+import { createFirstAdmin, lazyPasswordHasher } from '@z4j/api';
+import { appendAuditRow, verifyAuditChain } from '@z4j/audit';
 import { readSecretFile, resolveHome, rotateMetricsToken, type Settings } from '@z4j/config';
 import { createMigrator, createNotifier, loadMigrations, openBrainDatabase, type BrainDatabase } from '@z4j/db';
 import { listAgents, mintAgent, revokeAgent } from '@z4j/enrolment';
+import { AppError, isAppError } from '@z4j/errors';
 import { acquireDataDirLock, loadBrainConfig } from '@z4j/runtime';
 
 export interface CommandIo {
@@ -145,5 +148,126 @@ export async function auditCommand(io: CommandIo, command: { action: 'verify'; l
     for (const problem of result.problems) io.out(problem.message);
     if (result.reachedLimit) io.out(`(only the oldest ${command.limit} rows were checked; newer rows exist)`);
     return result.problems.length === 0 ? 0 : 1;
+  });
+}
+
+/**
+ * The stored spelling of an email address: NFKC, trimmed, lower case, IDNA domain (the steps of `canonicalizeEmail`
+ * in @z4j/identity, which the CLI does not depend on). users.email is citext, so case alone would match anyway.
+ */
+function storedEmailSpelling(input: string): string {
+  const email = input.normalize('NFKC').trim().toLowerCase().normalize('NFKC');
+  const at = email.lastIndexOf('@');
+  const domain = domainToASCII(email.slice(at + 1));
+  return domain === '' ? email : `${email.slice(0, at)}@${domain}`;
+}
+
+/**
+ * `z4j reset-mfa <email>`: the shell-only way back in for a user who lost both the authenticator and the
+ * recovery codes. In one transaction: clears the TOTP secret, enrolment and last time step, deletes the
+ * recovery codes and remembered devices, revokes every session (whoever holds one must sign in again), and
+ * appends `user.mfa_reset` to the audit chain (no acting user: the operator is whoever has the shell).
+ */
+export async function resetMfaCommand(io: CommandIo, command: { email: string }): Promise<number> {
+  return withBrainDatabase(io, async (database, masterSecret) => {
+    await createMigrator({ db: database.db, migrations: await loadMigrations() }).assertCurrent();
+    const email = storedEmailSpelling(command.email);
+    const now = new Date();
+    const reset = await database.db.transaction().execute(async (trx) => {
+      const user = await trx
+        .selectFrom('users')
+        .select(['id', 'email', 'mfa_enrolled_at', 'mfa_secret_encrypted'])
+        .where('email', '=', email)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!user) return undefined;
+      await trx
+        .updateTable('users')
+        .set({ mfa_secret_encrypted: null, mfa_enrolled_at: null, mfa_last_time_step: null, updated_at: now })
+        .where('id', '=', user.id)
+        .execute();
+      const codes = await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', user.id).executeTakeFirst();
+      const devices = await trx.deleteFrom('trusted_devices').where('user_id', '=', user.id).executeTakeFirst();
+      const sessions = await trx
+        .updateTable('sessions')
+        .set({ revoked_at: now, revocation_reason: 'mfa_reset' })
+        .where('user_id', '=', user.id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      const summary = {
+        via: 'cli',
+        email: user.email,
+        was_enrolled: user.mfa_enrolled_at !== null,
+        had_pending_enrolment: user.mfa_enrolled_at === null && user.mfa_secret_encrypted !== null,
+        recovery_codes_deleted: Number(codes.numDeletedRows),
+        trusted_devices_deleted: Number(devices.numDeletedRows),
+        sessions_revoked: Number(sessions.numUpdatedRows),
+      };
+      const row = await appendAuditRow(
+        trx,
+        { action: 'user.mfa_reset', target_type: 'user', target_id: user.id, result: 'success', user_id: null, metadata: summary },
+        { secret: masterSecret, now },
+      );
+      return { user, summary, auditId: row.id };
+    });
+    if (!reset) throw new AppError('USER_NOT_FOUND', `reset-mfa: no user with email ${email}`);
+    const { user, summary } = reset;
+    io.out(`reset MFA for ${user.email} (user ${user.id})`);
+    io.out(
+      summary.was_enrolled
+        ? `  MFA was enrolled since ${user.mfa_enrolled_at?.toISOString()}; secret and enrolment cleared`
+        : `  MFA was not enrolled${summary.had_pending_enrolment ? '; an unfinished enrolment was cleared' : ''}`,
+    );
+    io.out(`  recovery codes deleted: ${summary.recovery_codes_deleted}`);
+    io.out(`  remembered devices deleted: ${summary.trusted_devices_deleted}`);
+    io.out(`  sessions revoked: ${summary.sessions_revoked}`);
+    io.out(`  audit row: user.mfa_reset ${reset.auditId}`);
+    io.out('the user now signs in with the password alone and can enrol again');
+    return 0;
+  });
+}
+
+const ALREADY_SET_UP =
+  'bootstrap-admin: refusing: a user already exists, and bootstrap-admin only ever creates the first admin (add more users from the dashboard)';
+
+/**
+ * `z4j bootstrap-admin --email E --password-stdin`: the first global admin and the `default` project without
+ * the setup link, through the same `createFirstAdmin` as the setup form and Z4J_BOOTSTRAP_ADMIN_* (password
+ * policy, one transaction, `setup.completed` audited with via=cli). Refuses with exit 1 once any user exists.
+ */
+export async function bootstrapAdminCommand(
+  io: CommandIo,
+  command: { email: string; displayName?: string },
+  password: string,
+): Promise<number> {
+  return withBrainDatabase(io, async (database, masterSecret, settings) => {
+    await createMigrator({ db: database.db, migrations: await loadMigrations() }).assertCurrent();
+    // Checked first so a second run answers at once, before an argon2 hash; createFirstAdmin re-checks under its lock.
+    if (await database.db.selectFrom('users').select('id').limit(1).executeTakeFirst())
+      throw new AppError('SETUP_COMPLETE', ALREADY_SET_UP);
+    try {
+      const created = await createFirstAdmin(
+        database.db,
+        { email: command.email, password, displayName: command.displayName ?? null },
+        {
+          passwords: lazyPasswordHasher({
+            argon2MemoryCost: settings.argon2MemoryCost,
+            argon2TimeCost: settings.argon2TimeCost,
+            argon2Parallelism: settings.argon2Parallelism,
+          }),
+          passwordMinLength: settings.passwordMinLength,
+          secret: masterSecret,
+          now: () => new Date(),
+          via: 'cli',
+        },
+      );
+      io.out(`created global admin ${created.email} (user ${created.userId}) with the "default" project; sign in at ${settings.publicUrl}`);
+      return 0;
+    } catch (error) {
+      if (isAppError(error) && error.status === 409) throw new AppError('SETUP_COMPLETE', ALREADY_SET_UP);
+      // A weak password or a malformed email: the message names which.
+      if (isAppError(error) && error.status === 422) throw new AppError('INVALID_ADMIN', `bootstrap-admin: ${error.message}`);
+      throw error;
+    }
   });
 }

@@ -3,7 +3,7 @@ import { createNotifier } from '@z4j/db';
 import { decodeHmacSecret, deriveProjectSecret, hashAgentToken } from '@z4j/protocol';
 import { probePostgres } from '@z4j/testing';
 import { describeEachDatabase } from '@z4j/testing/vitest';
-import { AGENT_REVOKED_CHANNEL, listAgents, mintAgent, revokeAgent } from './agent-enrolment.js';
+import { AGENT_REVOKED_CHANNEL, listAgents, markAgentRevoked, mintAgent, revokeAgent } from './agent-enrolment.js';
 
 const postgres = await probePostgres();
 const SECRET = 'test-master-secret-0123456789-abcdefghijklmnop';
@@ -49,5 +49,40 @@ describeEachDatabase('agent enrolment', postgres, ({ skip, test }) => {
     }
     const listed = await listAgents(db, 'default');
     expect(listed.find((agent) => agent.agent_id === minted.agent_id)).toMatchObject({ name: 'worker-2', revoked: true, state: 'offline' });
+  });
+  it.skipIf(skip)('mints by project id inside a caller transaction, which rolls back with it', async () => {
+    const db = test().database.db;
+    const project = await db.insertInto('projects').values({ slug: 'by-id', name: 'By id' }).returning('id').executeTakeFirstOrThrow();
+    const minted = await db
+      .transaction()
+      .execute((trx) => mintAgent(trx, { projectId: project.id, name: 'worker-a', masterSecret: SECRET, now: new Date() }));
+    expect(minted).toMatchObject({ project_id: project.id, project_slug: 'by-id', name: 'worker-a' });
+
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await mintAgent(trx, { projectId: project.id, name: 'worker-b', masterSecret: SECRET, now: new Date() });
+        throw new Error('caller failed after minting');
+      }),
+    ).rejects.toThrow('caller failed after minting');
+    expect((await listAgents(db, 'by-id')).map((agent) => agent.name)).toEqual(['worker-a']);
+
+    await db.updateTable('projects').set({ is_active: false }).where('id', '=', project.id).execute();
+    await expect(mintAgent(db, { projectId: project.id, name: 'worker-c', masterSecret: SECRET, now: new Date() })).rejects.toMatchObject({
+      code: 'PROJECT_NOT_FOUND',
+    });
+  });
+
+  it.skipIf(skip)('marks revoked only within the given project, without signalling', async () => {
+    const db = test().database.db;
+    const minted = await mintAgent(db, { projectSlug: 'default', name: 'worker-scoped', masterSecret: SECRET, now: new Date() });
+    const other = await db.insertInto('projects').values({ slug: 'other', name: 'Other' }).returning('id').executeTakeFirstOrThrow();
+    await expect(markAgentRevoked(db, minted.agent_id, new Date(), { projectId: other.id })).rejects.toMatchObject({
+      code: 'AGENT_NOT_FOUND',
+    });
+    expect((await listAgents(db, 'default')).find((agent) => agent.agent_id === minted.agent_id)?.revoked).toBe(false);
+
+    const first = await markAgentRevoked(db, minted.agent_id, new Date(), { projectId: minted.project_id });
+    expect(first).toEqual({ alreadyRevoked: false, agent: { id: minted.agent_id, name: 'worker-scoped', project_id: minted.project_id } });
+    expect((await markAgentRevoked(db, minted.agent_id, new Date())).alreadyRevoked).toBe(true);
   });
 });

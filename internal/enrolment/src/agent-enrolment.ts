@@ -5,7 +5,7 @@ import { deriveProjectSecret, encodeHmacSecret, hashAgentToken, mintAgentToken }
 
 /**
  * Enrolling and revoking agents: the one implementation behind
- * `z4j agents mint|revoke|list` and (with the auth issue) the REST endpoints.
+ * `z4j agents mint|revoke|list` and the REST endpoints under `/projects/{slug}/agents`.
  */
 
 /** Channel every gateway replica listens on to close a revoked agent's sockets. */
@@ -23,62 +23,119 @@ export interface MintedAgent {
   readonly hmac_secret: string;
 }
 
-export interface MintAgentOptions {
-  readonly projectSlug: string;
+interface MintAgentCommon {
   readonly name: string;
   /** Z4J_SECRET: keys the token hash and derives the project secret. */
   readonly masterSecret: string;
   readonly now: Date;
 }
 
+/**
+ * Where to mint: a project by slug (the CLI; `default` is created on first
+ * use) or by id (the REST API, which has already resolved the caller's
+ * project). Either way an archived or missing project is `PROJECT_NOT_FOUND`.
+ */
+export type MintAgentOptions = MintAgentCommon &
+  ({ readonly projectSlug: string; readonly projectId?: never } | { readonly projectId: string; readonly projectSlug?: never });
+
+/**
+ * Registers an agent and returns its token and the project's signing secret
+ * (both shown once). Given a transaction (`db.isTransaction`) it mints inside
+ * it, so the caller can commit an audit row with it; otherwise it opens its own.
+ */
 export async function mintAgent(db: Kysely<Database>, options: MintAgentOptions): Promise<MintedAgent> {
+  if (db.isTransaction) return mintInTransaction(db, options);
+  return db.transaction().execute((trx) => mintInTransaction(trx, options));
+}
+
+async function mintInTransaction(trx: Kysely<Database>, options: MintAgentOptions): Promise<MintedAgent> {
   const token = mintAgentToken();
-  return db.transaction().execute(async (trx) => {
-    if (options.projectSlug === DEFAULT_PROJECT.slug) {
-      await trx
-        .insertInto('projects')
-        .values({ slug: DEFAULT_PROJECT.slug, name: DEFAULT_PROJECT.name })
-        .onConflict((oc) => oc.column('slug').doNothing())
-        .execute();
-    }
-    const project = await trx
-      .selectFrom('projects')
-      .select(['id', 'slug', 'is_active'])
-      .where('slug', '=', options.projectSlug)
-      .executeTakeFirst();
-    if (!project || !project.is_active) {
-      throw new AppError('PROJECT_NOT_FOUND', `no active project "${options.projectSlug}"`, { status: 404 });
-    }
-    try {
-      const agent = await trx
-        .insertInto('agents')
-        .values({
-          project_id: project.id,
-          name: options.name,
-          token_hash: hashAgentToken(options.masterSecret, token),
-          created_at: options.now,
-          updated_at: options.now,
-        })
-        .returning(['id'])
-        .executeTakeFirstOrThrow();
-      return {
-        agent_id: agent.id,
+  if (options.projectSlug === DEFAULT_PROJECT.slug) {
+    await trx
+      .insertInto('projects')
+      .values({ slug: DEFAULT_PROJECT.slug, name: DEFAULT_PROJECT.name })
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .execute();
+  }
+  let query = trx.selectFrom('projects').select(['id', 'slug', 'is_active']);
+  query = options.projectId !== undefined ? query.where('id', '=', options.projectId) : query.where('slug', '=', options.projectSlug);
+  const project = await query.executeTakeFirst();
+  if (!project || !project.is_active) {
+    const named = options.projectId !== undefined ? `with id ${options.projectId}` : `"${options.projectSlug}"`;
+    throw new AppError('PROJECT_NOT_FOUND', `no active project ${named}`, { status: 404 });
+  }
+  try {
+    const agent = await trx
+      .insertInto('agents')
+      .values({
         project_id: project.id,
-        project_slug: project.slug,
         name: options.name,
-        token,
-        hmac_secret: encodeHmacSecret(deriveProjectSecret(options.masterSecret, project.id)),
-      };
-    } catch (error) {
-      if (isUniqueViolation(error)) {
-        throw new AppError('AGENT_NAME_TAKEN', `project "${project.slug}" already has an agent named "${options.name}"`, {
-          status: 409,
-          cause: error,
-        });
-      }
-      throw error;
+        token_hash: hashAgentToken(options.masterSecret, token),
+        created_at: options.now,
+        updated_at: options.now,
+      })
+      .returning(['id'])
+      .executeTakeFirstOrThrow();
+    return {
+      agent_id: agent.id,
+      project_id: project.id,
+      project_slug: project.slug,
+      name: options.name,
+      token,
+      hmac_secret: encodeHmacSecret(deriveProjectSecret(options.masterSecret, project.id)),
+    };
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new AppError('AGENT_NAME_TAKEN', `project "${project.slug}" already has an agent named "${options.name}"`, {
+        status: 409,
+        cause: error,
+      });
     }
-  });
+    throw error;
+  }
+}
+
+export interface MarkAgentRevokedOptions {
+  /** Only an agent of this project counts; any other id is `AGENT_NOT_FOUND` (the REST API's project scope). */
+  readonly projectId?: string;
+}
+
+export interface MarkAgentRevokedResult {
+  readonly alreadyRevoked: boolean;
+  readonly agent: { readonly id: string; readonly name: string; readonly project_id: string };
+}
+
+/**
+ * The database half of {@link revokeAgent}: sets `revoked_at` (once; a
+ * second call reports `alreadyRevoked`) without signalling anyone. Callers
+ * that audit in the same transaction use this, then publish on
+ * {@link AGENT_REVOKED_CHANNEL} after the commit, so a gateway that is told
+ * to close the sockets already sees the token as revoked if the agent
+ * reconnects at once.
+ */
+export async function markAgentRevoked(
+  db: Kysely<Database>,
+  agentId: string,
+  now: Date,
+  options: MarkAgentRevokedOptions = {},
+): Promise<MarkAgentRevokedResult> {
+  const revoked = await db
+    .updateTable('agents')
+    .set({ revoked_at: now, state: 'offline', updated_at: now })
+    .where('id', '=', agentId)
+    .where('revoked_at', 'is', null)
+    .$if(options.projectId !== undefined, (query) => query.where('project_id', '=', options.projectId!))
+    .returning(['id', 'name', 'project_id'])
+    .executeTakeFirst();
+  if (revoked) return { alreadyRevoked: false, agent: revoked };
+  const existing = await db
+    .selectFrom('agents')
+    .select(['id', 'name', 'project_id'])
+    .where('id', '=', agentId)
+    .$if(options.projectId !== undefined, (query) => query.where('project_id', '=', options.projectId!))
+    .executeTakeFirst();
+  if (!existing) throw new AppError('AGENT_NOT_FOUND', `no agent with id ${agentId}`, { status: 404 });
+  return { alreadyRevoked: true, agent: existing };
 }
 
 /**
@@ -87,22 +144,14 @@ export async function mintAgent(db: Kysely<Database>, options: MintAgentOptions)
  */
 export async function revokeAgent(
   db: Kysely<Database>,
-  notifier: Notifier,
+  notifier: Pick<Notifier, 'publish'>,
   agentId: string,
   now: Date,
+  options: MarkAgentRevokedOptions = {},
 ): Promise<{ readonly alreadyRevoked: boolean }> {
-  const row = await db.selectFrom('agents').select(['id', 'revoked_at']).where('id', '=', agentId).executeTakeFirst();
-  if (!row) throw new AppError('AGENT_NOT_FOUND', `no agent with id ${agentId}`, { status: 404 });
-  if (!row.revoked_at) {
-    await db
-      .updateTable('agents')
-      .set({ revoked_at: now, state: 'offline', updated_at: now })
-      .where('id', '=', agentId)
-      .where('revoked_at', 'is', null)
-      .execute();
-  }
+  const { alreadyRevoked } = await markAgentRevoked(db, agentId, now, options);
   await notifier.publish(AGENT_REVOKED_CHANNEL, agentId);
-  return { alreadyRevoked: row.revoked_at !== null };
+  return { alreadyRevoked };
 }
 
 export interface AgentSummary {

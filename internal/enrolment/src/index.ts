@@ -1,2 +1,2 @@
-export { AGENT_REVOKED_CHANNEL, listAgents, mintAgent, revokeAgent } from './agent-enrolment.js';
-export type { AgentSummary, MintAgentOptions, MintedAgent } from './agent-enrolment.js';
+export { AGENT_REVOKED_CHANNEL, listAgents, markAgentRevoked, mintAgent, revokeAgent } from './agent-enrolment.js';
+export type { AgentSummary, MarkAgentRevokedOptions, MarkAgentRevokedResult, MintAgentOptions, MintedAgent } from './agent-enrolment.js';

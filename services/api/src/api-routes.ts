@@ -1,7 +1,16 @@
 import type { Hono } from 'hono';
+import { createAuthRoutes } from './auth/auth-routes.js';
 import { defineRoute, type AnyRoute, type ApiDeps, type ApiEnv } from './http/api-types.js';
 import { buildOpenApiDocument } from './http/openapi.js';
+import { createMfaRoutes } from './mfa/mfa-routes.js';
 import { createSetupRoutes } from './setup/setup-routes.js';
+import { createProjectRoutes } from './projects/project-routes.js';
+import { createMembershipRoutes } from './memberships/membership-routes.js';
+import { createInvitationRoutes } from './invitations/invitation-routes.js';
+import { createUserRoutes } from './users/user-routes.js';
+import { createApiKeyRoutes } from './api-keys/api-key-routes.js';
+import { createAgentRoutes } from './agents/agent-routes.js';
+import { createAuditRoutes } from './audit/audit-routes.js';
 
 /** Every `/api/v1` route of the brain, in one table (the authorization matrix test and OpenAPI read it). */
 export interface ApiRouteTable {
@@ -12,7 +21,18 @@ export interface ApiRouteTable {
 
 export function createApiRouteTable(deps: ApiDeps, version: string): ApiRouteTable {
   const setup = createSetupRoutes(deps);
-  const routes: AnyRoute[] = [...setup.routes];
+  const routes: AnyRoute[] = [
+    ...setup.routes,
+    ...createAuthRoutes(deps),
+    ...createProjectRoutes(deps),
+    ...createMembershipRoutes(deps),
+    ...createInvitationRoutes(deps),
+    ...createUserRoutes(deps),
+    ...createMfaRoutes(deps),
+    ...createApiKeyRoutes(deps),
+    ...createAgentRoutes(deps),
+    ...createAuditRoutes(deps),
+  ];
 
   const visibility = deps.settings.openapiVisibility;
   if (visibility !== 'disabled') {

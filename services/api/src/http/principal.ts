@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { getCookie } from 'hono/cookie';
 import type { Kysely } from 'kysely';
 
@@ -88,7 +89,7 @@ async function apiKeyPrincipal(c: ApiContext, deps: ApiDeps, authorization: stri
   if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() >= LAST_SEEN_WRITE_INTERVAL_MS) {
     await deps.db
       .updateTable('api_keys')
-      .set({ last_used_at: now, last_used_ip: c.get('clientIp') })
+      .set({ last_used_at: now, last_used_ip: isIP(c.get('clientIp')) ? c.get('clientIp') : null })
       .where('id', '=', row.key_id)
       .execute();
   }

@@ -45,6 +45,9 @@ export function mountRoutes(app: Hono<ApiEnv>, routes: readonly AnyRoute[], deps
         if (route.access.kind === 'global_admin' && !principal.user.isAdmin) throw apiError.forbidden('global admin only');
       }
       const project = route.access.kind === 'project' ? await resolveProject(c, principal!, route.access.role, deps) : undefined;
+      if (!project && principal?.kind === 'api_key' && principal.apiKey.projectId !== null && route.path.includes(':slug')) {
+        await checkKeyBinding(c, principal.apiKey.projectId, deps);
+      }
       if (route.freshMfa && principal) checkFreshMfa(principal, deps);
       const query = route.query ? parseInput(route.query, c.req.query(), 'query') : undefined;
       const body = route.body ? parseInput(route.body, await readJsonBody(c), 'body') : undefined;
@@ -176,6 +179,13 @@ async function resolveProject(c: ApiContext, principal: Principal, needed: Proje
   if (role === null) throw apiError.notFound('project');
   if (roleRank(role) < roleRank(needed)) throw apiError.forbidden(`needs the ${needed} role in this project`);
   return { id: row.id, slug: row.slug, isActive: row.is_active, role };
+}
+
+/** A project-bound key on a `{slug}` route that is not project-scoped (global-admin project routes): same project or 404. */
+async function checkKeyBinding(c: ApiContext, boundProjectId: string, deps: ApiDeps): Promise<void> {
+  const slug = c.req.param('slug');
+  const row = v.is(SLUG, slug) ? await deps.db.selectFrom('projects').select('id').where('slug', '=', slug).executeTakeFirst() : undefined;
+  if (!row || row.id !== boundProjectId) throw apiError.notFound('project');
 }
 
 function parseInput<S extends v.GenericSchema>(schema: S, input: unknown, where: string): v.InferOutput<S> {

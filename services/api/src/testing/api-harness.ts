@@ -73,6 +73,8 @@ export interface ApiHarness {
   readonly routes: readonly AnyRoute[];
   /** The injected clock; tests move it forward. */
   readonly clock: { now: Date; advance(ms: number): void };
+  /** Every `deps.notify` call, oldest first (reset leaves it alone). */
+  readonly published: readonly { readonly channel: string; readonly payload: string }[];
   request(method: string, path: string, options?: RequestOptions): Promise<HarnessResponse>;
   createUser(options?: {
     email?: string;
@@ -150,6 +152,7 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
     table: built.table,
     routes: built.table.routes,
     clock,
+    published,
     async request(method, path, options = {}) {
       const headers: Record<string, string> = { host: 'localhost', ...(options.headers ?? {}) };
       if (options.ip) headers['x-test-client-ip'] = options.ip;
