@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { domainToASCII } from 'node:url';
 import { createFirstAdmin, lazyPasswordHasher } from '@z4j/api';
 import { appendAuditRow, verifyAuditChain } from '@z4j/audit';
 import { readSecretFile, resolveHome, rotateMetricsToken, type Settings } from '@z4j/config';
+import { canonicalizeEmail } from '@z4j/identity';
 import { createMigrator, createNotifier, loadMigrations, openBrainDatabase, type BrainDatabase } from '@z4j/db';
 import { listAgents, mintAgent, revokeAgent } from '@z4j/enrolment';
 import { AppError, isAppError } from '@z4j/errors';
@@ -152,17 +152,6 @@ export async function auditCommand(io: CommandIo, command: { action: 'verify'; l
 }
 
 /**
- * The stored spelling of an email address: NFKC, trimmed, lower case, IDNA domain (the steps of `canonicalizeEmail`
- * in @z4j/identity, which the CLI does not depend on). users.email is citext, so case alone would match anyway.
- */
-function storedEmailSpelling(input: string): string {
-  const email = input.normalize('NFKC').trim().toLowerCase().normalize('NFKC');
-  const at = email.lastIndexOf('@');
-  const domain = domainToASCII(email.slice(at + 1));
-  return domain === '' ? email : `${email.slice(0, at)}@${domain}`;
-}
-
-/**
  * `z4j reset-mfa <email>`: the shell-only way back in for a user who lost both the authenticator and the
  * recovery codes. In one transaction: clears the TOTP secret, enrolment and last time step, deletes the
  * recovery codes and remembered devices, revokes every session (whoever holds one must sign in again), and
@@ -171,7 +160,9 @@ function storedEmailSpelling(input: string): string {
 export async function resetMfaCommand(io: CommandIo, command: { email: string }): Promise<number> {
   return withBrainDatabase(io, async (database, masterSecret) => {
     await createMigrator({ db: database.db, migrations: await loadMigrations() }).assertCurrent();
-    const email = storedEmailSpelling(command.email);
+    const canonical = canonicalizeEmail(command.email);
+    if (!canonical.ok) throw new AppError('USER_NOT_FOUND', `reset-mfa: ${command.email} is not an email address: ${canonical.message}`);
+    const email = canonical.email;
     const now = new Date();
     const reset = await database.db.transaction().execute(async (trx) => {
       const user = await trx

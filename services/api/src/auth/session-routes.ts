@@ -1,8 +1,7 @@
-import { REMEMBER_ME_LIFETIME_SECONDS, sessionExpiry } from '@z4j/identity';
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
 import { clearSessionCookies } from '../http/cookies.js';
-import { revokeSession } from '../http/principal.js';
+import { revokeSession, sessionRowExpiry } from '../http/principal.js';
 import { sessionPrincipalOf } from './user-view.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,19 +37,7 @@ export function createSessionRoutes(deps: ApiDeps): AnyRoute[] {
           .orderBy('sessions.id')
           .execute();
         // The same validity rule the pipeline applies (idle timeout, password change), so a listed session works.
-        const live = rows.filter(
-          (row) =>
-            sessionExpiry({
-              issuedAt: row.issued_at,
-              lastSeenAt: row.last_seen_at,
-              rememberMe: row.remember_me,
-              absoluteSeconds: settings.sessionAbsoluteLifetimeSeconds,
-              rememberSeconds: REMEMBER_ME_LIFETIME_SECONDS,
-              idleSeconds: settings.sessionIdleTimeoutSeconds,
-              passwordChangedAt: row.password_changed_at,
-              now,
-            }).valid,
-        );
+        const live = rows.filter((row) => sessionRowExpiry(row, settings, now).valid);
         return c.json(
           live.map((row) => ({
             id: row.id,

@@ -39,6 +39,14 @@ export function decodeCursor(cursor: string): CursorKey {
   return [kind === 'dt' ? new Date(value) : kind === 'null' ? null : value, id];
 }
 
+/** For lists ordered by a text key (email, name): the cursor's key, which must be a string, or undefined without one. */
+export function decodeTextCursor(cursor: string | undefined): readonly [string, string] | undefined {
+  if (cursor === undefined) return undefined;
+  const [value, id] = decodeCursor(cursor);
+  if (typeof value !== 'string') throw apiError.validation([{ field: 'query.cursor', message: 'not a cursor of this list' }]);
+  return [value, id];
+}
+
 /** `?cursor=&limit=` for list routes; limit defaults to Z4J_REST_DEFAULT_PAGE_SIZE and is capped at Z4J_REST_MAX_PAGE_SIZE. */
 export function paginationQuery(settings: { readonly restDefaultPageSize: number; readonly restMaxPageSize: number }) {
   return v.object({

@@ -10,6 +10,7 @@ import {
   parseBearerApiKey,
   sessionExpiry,
   verifySessionCookie,
+  type SessionExpiryResult,
 } from '@z4j/identity';
 import { apiError } from './api-errors.js';
 import type { ApiContext, ApiDeps, AuthUser, Principal } from './api-types.js';
@@ -123,16 +124,7 @@ async function sessionPrincipal(c: ApiContext, deps: ApiDeps, cookie: string): P
     .executeTakeFirst();
   const now = deps.now();
   if (!row || row.revoked_at !== null || !row.is_active) throw apiError.unauthenticated('session is invalid or has expired');
-  const expiry = sessionExpiry({
-    issuedAt: row.issued_at,
-    lastSeenAt: row.last_seen_at,
-    rememberMe: row.remember_me,
-    absoluteSeconds: settings.sessionAbsoluteLifetimeSeconds,
-    rememberSeconds: REMEMBER_ME_LIFETIME_SECONDS,
-    idleSeconds: settings.sessionIdleTimeoutSeconds,
-    passwordChangedAt: row.password_changed_at,
-    now,
-  });
+  const expiry = sessionRowExpiry(row, settings, now);
   if (!expiry.valid) {
     await revokeSession(deps.db, row.session_id, `expired:${expiry.reason}`, now);
     throw apiError.unauthenticated('session is invalid or has expired');
@@ -149,6 +141,24 @@ async function sessionPrincipal(c: ApiContext, deps: ApiDeps, cookie: string): P
     user: toAuthUser(row),
     session: { id: row.session_id, csrfToken: row.csrf_token, issuedAt: row.issued_at, mfaVerifiedAt: row.mfa_verified_at },
   };
+}
+
+/** Whether a stored session is still usable: the absolute and idle lifetimes and the password-change rule (§7). */
+export function sessionRowExpiry(
+  row: { issued_at: Date; last_seen_at: Date; remember_me: boolean; password_changed_at: Date | null },
+  settings: Pick<ApiDeps['settings'], 'sessionAbsoluteLifetimeSeconds' | 'sessionIdleTimeoutSeconds'>,
+  now: Date,
+): SessionExpiryResult {
+  return sessionExpiry({
+    issuedAt: row.issued_at,
+    lastSeenAt: row.last_seen_at,
+    rememberMe: row.remember_me,
+    absoluteSeconds: settings.sessionAbsoluteLifetimeSeconds,
+    rememberSeconds: REMEMBER_ME_LIFETIME_SECONDS,
+    idleSeconds: settings.sessionIdleTimeoutSeconds,
+    passwordChangedAt: row.password_changed_at,
+    now,
+  });
 }
 
 export async function revokeSession(db: Kysely<Database>, sessionId: string, reason: string, now: Date): Promise<void> {

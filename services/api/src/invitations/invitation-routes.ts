@@ -13,7 +13,7 @@ import {
   type Principal,
   type ProjectRole,
 } from '../http/api-types.js';
-import { decodeCursor, pageOf, paginationQuery } from '../http/pagination.js';
+import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
 import { enrolmentGraceOver } from '../http/route-runner.js';
 import { EmailField, NameField, PasswordField, assertPasswordPolicy, isUuid } from '../users/user-fields.js';
 import { INVITATION_TTL_MS, invitationTokenHashCandidates, mintInvitationToken, hashInvitationToken } from './invitation-token.js';
@@ -204,9 +204,7 @@ export function createInvitationRoutes(deps: ApiDeps): AnyRoute[] {
       access: { kind: 'project', role: 'admin' },
       query: ListQuery,
       handler: async ({ c, query, project }) => {
-        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        if (after && typeof after[0] !== 'string')
-          throw apiError.validation([{ field: 'query.cursor', message: 'not a cursor of this list' }]);
+        const after = decodeTextCursor(query.cursor);
         const now = deps.now();
         const rows = await deps.db
           .selectFrom('invitations')

@@ -3,7 +3,7 @@ import * as v from 'valibot';
 import { isUniqueViolation, type Database } from '@z4j/db';
 import { apiError } from '../http/api-errors.js';
 import { PROJECT_ROLES, defineRoute, type AnyRoute, type ApiDeps, type ProjectRole } from '../http/api-types.js';
-import { decodeCursor, pageOf, paginationQuery } from '../http/pagination.js';
+import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
 import { EmailField, isUuid } from '../users/user-fields.js';
 
 const RoleField = v.picklist(PROJECT_ROLES, `expected one of ${PROJECT_ROLES.join(', ')}`);
@@ -109,9 +109,7 @@ export function createMembershipRoutes(deps: ApiDeps): AnyRoute[] {
       access: { kind: 'project', role: 'admin' },
       query: ListQuery,
       handler: async ({ c, query, project }) => {
-        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        if (after && typeof after[0] !== 'string')
-          throw apiError.validation([{ field: 'query.cursor', message: 'not a cursor of this list' }]);
+        const after = decodeTextCursor(query.cursor);
         const rows = await selectMembership(deps.db)
           .where('memberships.project_id', '=', project.id)
           .$if(after !== undefined, (q) =>

@@ -4,7 +4,7 @@ import { isUniqueViolation, type Database } from '@z4j/db';
 import type { AuditEntry, AuditRow } from '@z4j/audit';
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
-import { decodeCursor, pageOf, paginationQuery } from '../http/pagination.js';
+import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
 import { revokeUserSessions } from '../http/principal.js';
 import {
   EmailField,
@@ -129,9 +129,7 @@ export function createUserRoutes(deps: ApiDeps): AnyRoute[] {
       access: { kind: 'global_admin' },
       query: ListUsersQuery,
       handler: async ({ c, query }) => {
-        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        if (after && typeof after[0] !== 'string')
-          throw apiError.validation([{ field: 'query.cursor', message: 'not a cursor of this list' }]);
+        const after = decodeTextCursor(query.cursor);
         const pattern = query.search ? `%${escapeLike(query.search)}%` : undefined;
         const rows = await deps.db
           .selectFrom('users')
