@@ -20,6 +20,7 @@ export function apiDepsFromContext(context: ServiceContext): ApiDeps {
       argon2Parallelism: settings.argon2Parallelism,
     }),
     notify: (channel, payload) => context.notifier.publish(channel, payload),
+    subscribe: (channel, handler) => context.notifier.subscribe(channel, handler),
     secureCookies: isSecureOrigin(settings.publicUrl),
   };
 }

@@ -69,6 +69,8 @@ export interface ApiDeps {
   readonly passwords: PasswordHasher;
   /** Publishes a NOTIFY (agent revocation kicks sockets on every gateway replica). */
   readonly notify: (channel: string, payload: string) => Promise<void>;
+  /** LISTENs on a channel (every replica's NOTIFYs arrive here); resolves once active, returns the unsubscribe. */
+  readonly subscribe: (channel: string, handler: (payload: string) => void) => Promise<() => Promise<void>>;
   /** Whether the brain is served over HTTPS (from Z4J_PUBLIC_URL): picks `__Host-` cookie names and Secure. */
   readonly secureCookies: boolean;
 }

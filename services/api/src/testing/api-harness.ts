@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Hono } from 'hono';
 import type { Kysely } from 'kysely';
 import { resolveConfig } from '@z4j/config';
@@ -123,6 +124,8 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
     },
   };
   const published: { channel: string; payload: string }[] = [];
+  const bus = new EventEmitter();
+  bus.setMaxListeners(0);
   const deps: ApiDeps = {
     db,
     settings,
@@ -131,6 +134,14 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
     passwords: lazyPasswordHasher(settings),
     notify: async (channel, payload) => {
       published.push({ channel, payload });
+      // Delivered like a NOTIFY: asynchronously, to every subscriber of this process.
+      setImmediate(() => bus.emit(channel, payload));
+    },
+    subscribe: async (channel, handler) => {
+      bus.on(channel, handler);
+      return async () => {
+        bus.off(channel, handler);
+      };
     },
     secureCookies: new URL(settings.publicUrl).protocol === 'https:',
   };
