@@ -64,3 +64,21 @@ describe('formatMicros', () => {
     for (const micros of [0, 1, 999_999, 1_795_388_271_313_403, -1]) expect(parseTimestampMicros(formatMicros(micros))).toBe(micros);
   });
 });
+
+describe('parseTimestampMicros fast path', () => {
+  it('reads every UTC spelling the same as the full parser, fraction lengths 0 to 6', () => {
+    const second = Date.UTC(2026, 10, 22, 22, 57, 51) * 1000;
+    expect(parseTimestampMicros('2026-11-22T22:57:51Z')).toBe(second);
+    expect(parseTimestampMicros('2026-11-22T22:57:51+00:00')).toBe(second);
+    expect(parseTimestampMicros('2026-11-22T22:57:51.3Z')).toBe(second + 300_000);
+    expect(parseTimestampMicros('2026-11-22T22:57:51.313+00:00')).toBe(second + 313_000);
+    expect(parseTimestampMicros('2026-11-22T22:57:51.313403+00:00')).toBe(second + 313_403);
+    expect(parseTimestampMicros('2026-11-22T22:57:52.000001Z')).toBe(second + 1_000_001);
+    // The cached second must not leak into another second, day or malformed input.
+    expect(parseTimestampMicros('2026-11-23T22:57:51.000000Z')).toBe(second + 86_400_000_000);
+    expect(parseTimestampMicros('2026-11-22T22:57:51.31a403Z')).toBeUndefined();
+    expect(parseTimestampMicros('2026-02-30T22:57:51.000000Z')).toBeUndefined();
+    expect(parseTimestampMicros('2026-11-22T22:57:51.Z')).toBeUndefined();
+    expect(parseTimestampMicros('2026-11-22T22:57:51.1234567Z')).toBe(second + 123_456);
+  });
+});

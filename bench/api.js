@@ -1,0 +1,193 @@
+// `npm run bench:api` (real Postgres at Z4J_TEST_DATABASE_URL, default the local server).
+// Seeds BENCH_TASKS tasks (default 1,000,000) and 5 events per task into a fresh database, starts two brain
+// replicas (`z4j serve --only gateway,ingest,api,workers`) on it, and prints p50/p95 of:
+//   - the task list: no filter, state filter, name filter, free-text search, task-id prefix search;
+//   - task detail;
+//   - command round trip across replicas: POST …/commands/cancel-task?wait=true on replica A, the agent
+//     connected to replica B acks and answers, the reply carries the final state.
+// Baseline in the same run: `select 1` round trips over one pg connection, so figures can be read against
+// the machine's own floor. Goals (issue 5): task list p95 < 50 ms, command round trip p99 < 25 ms.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { openBrainDatabase } from '@z4j/db';
+import { mintAgent } from '@z4j/enrolment';
+import { hashApiKey, mintApiKey } from '@z4j/identity';
+import { FakeAgent, createMigratedTestDatabase, testPostgresOptions } from '@z4j/testing';
+
+const SECRET = 'bench-master-secret-0123456789-abcdefghijklmnop';
+const BIN = fileURLToPath(new URL('../cli/bin/z4j.js', import.meta.url));
+const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
+const EVENTS_PER_TASK = 5;
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
+const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 300);
+
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+const ms = (value) => `${value.toFixed(1)} ms`;
+
+/** Tasks spread over the last 7 days: 40 task names, 5 queues, 20 workers, ~8% failures with an exception. */
+async function seed(client, projectId) {
+  const started = performance.now();
+  await client.query(`select z4j_events_ensure_partitions((now() - interval '8 days')::date, 10)`);
+  await client.query(
+    `insert into tasks (project_id, engine, task_id, name, queue, state, priority, args, kwargs, exception, received_at,
+                        started_at, finished_at, runtime_ms, worker_name, created_at, updated_at)
+     select $1, 'celery', md5(i::text)::uuid::text, 'app.tasks.job_' || (i % 40), 'queue-' || (i % 5),
+            (case when i % 25 = 0 then 'failure' when i % 50 = 1 then 'started' else 'success' end)::task_state,
+            (case when i % 10 = 0 then 'high' else 'normal' end)::task_priority,
+            jsonb_build_array(i, 'arg'), jsonb_build_object('user_id', i % 10000, 'flag', true),
+            case when i % 25 = 0 then 'ValueError' end,
+            t, t + interval '5 ms', case when i % 50 <> 1 then t + interval '40 ms' end,
+            case when i % 50 <> 1 then 35 + i % 100 end, 'celery@worker-' || (i % 20), t, t
+       from (select i, now() - (i * (604800.0 / $2)) * interval '1 second' as t from generate_series(1, $2) as i) s`,
+    [projectId, TASKS],
+  );
+  const kinds = ['task.received', 'task.started', 'task.succeeded', 'task.retried', 'task.failed'];
+  // One statement per kind keeps each under the statement timeout and the WAL steady.
+  for (let k = 0; k < EVENTS_PER_TASK; k += 1) {
+    await client.query(
+      `insert into events (project_id, occurred_at, id, engine, task_id, kind, payload)
+       select $1, t + ($3 || ' ms')::interval, gen_random_uuid(), 'celery', md5(i::text)::uuid::text, $4,
+              jsonb_build_object('kind', $4::text, 'task_id', md5(i::text)::uuid::text, 'data', jsonb_build_object('task_name', 'app.tasks.job_' || (i % 40)))
+         from (select i, now() - (i * (604800.0 / $2)) * interval '1 second' as t from generate_series(1, $2) as i) s`,
+      [projectId, TASKS, String(k * 10), kinds[k]],
+    );
+  }
+  await client.query('analyze tasks');
+  await client.query('analyze events');
+  return (performance.now() - started) / 1000;
+}
+
+async function startReplica(databaseUrl, name) {
+  const home = mkdtempSync(join(tmpdir(), `z4j-bench-api-${name}-`));
+  const child = spawn(process.execPath, [BIN, 'serve', '--only', 'gateway,ingest,api,workers', '--host', '127.0.0.1', '--port', '0'], {
+    env: {
+      ...process.env,
+      Z4J_HOME: home,
+      Z4J_DATABASE_URL: databaseUrl,
+      Z4J_SECRET: SECRET,
+      Z4J_SESSION_SECRET: SECRET,
+      Z4J_PUBLIC_URL: 'http://127.0.0.1:7700',
+      Z4J_ENVIRONMENT: 'dev',
+      Z4J_LOG_LEVEL: 'info',
+      Z4J_RATELIMIT_COMMANDS_PER_MINUTE: '1000000',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk) => {
+      out += chunk;
+      const line = out.split('\n').find((l) => l.includes('"lifecycle:listening"'));
+      if (line) {
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        resolve(JSON.parse(line).url);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`replica ${name} exited with ${code}`)));
+  });
+  for (let attempt = 0; attempt < 600; attempt += 1) {
+    if ((await fetch(`${url}/api/v1/health/ready`)).status === 200) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+async function timeRequests(label, count, makeRequest) {
+  const times = [];
+  for (let index = 0; index < count; index += 1) {
+    const started = performance.now();
+    const response = await makeRequest(index);
+    if (!response.ok) throw new Error(`${label}: HTTP ${response.status} ${await response.text()}`);
+    await response.arrayBuffer();
+    times.push(performance.now() - started);
+  }
+  return { label, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99) };
+}
+
+const database = await createMigratedTestDatabase();
+const brainDb = await openBrainDatabase(testPostgresOptions(database.url));
+const client = new pg.Client({ connectionString: database.url });
+await client.connect();
+const replicas = [];
+try {
+  const project = await client.query(`insert into projects (slug, name) values ('bench', 'Bench') returning id`);
+  const projectId = project.rows[0].id;
+  const user = await client.query(`insert into users (email, password_hash, is_admin) values ('bench@example.com', 'x', true) returning id`);
+  const key = mintApiKey();
+  await client.query(`insert into api_keys (user_id, name, token_hash, prefix, scopes) values ($1, 'bench', $2, $3, '{admin:*}')`, [
+    user.rows[0].id,
+    hashApiKey(SECRET, key.token),
+    key.prefix,
+  ]);
+  const seconds = await seed(client, projectId);
+  console.log(`api (real Postgres; ${TASKS.toLocaleString('en-US')} tasks and ${(TASKS * EVENTS_PER_TASK).toLocaleString('en-US')} events seeded in ${seconds.toFixed(0)} s)`);
+
+  const floor = await timeRequests('select 1', SAMPLES, async () => {
+    await client.query('select 1');
+    return { ok: true, arrayBuffer: async () => undefined };
+  });
+  console.log(`  baseline: one pg round trip (select 1)       p50 ${ms(floor.p50)}, p95 ${ms(floor.p95)}`);
+
+  replicas.push(await startReplica(database.url, 'a'), await startReplica(database.url, 'b'));
+  const [a, b] = replicas;
+  const headers = { authorization: `Bearer ${key.token}` };
+  const get = (path) => fetch(`${a.url}/api/v1/projects/bench${path}`, { headers });
+  const sample = await client.query(`select task_id from tasks where project_id = $1 order by random() limit $2`, [projectId, SAMPLES]);
+  const cases = [
+    ['task list, newest 50', () => get('/tasks?limit=50')],
+    ['task list, state=failure', () => get('/tasks?limit=50&state=failure')],
+    ['task list, name filter', (i) => get(`/tasks?limit=50&name=app.tasks.job_${i % 40}`)],
+    ['task list, search text', (i) => get(`/tasks?limit=50&search=job_${i % 40}`)],
+    ['task list, task-id prefix', (i) => get(`/tasks?limit=50&search=${sample.rows[i % sample.rows.length].task_id.slice(0, 8)}`)],
+    ['task detail', (i) => get(`/tasks/celery/${sample.rows[i % sample.rows.length].task_id}`)],
+  ];
+  for (const [label, makeRequest] of cases) {
+    await timeRequests(label, 10, makeRequest); // warm caches and plans
+    const result = await timeRequests(label, SAMPLES, makeRequest);
+    console.log(`  ${label.padEnd(42)} p50 ${ms(result.p50)}, p95 ${ms(result.p95)}   (goal p95 < 50 ms)`);
+  }
+
+  // Command round trip: issued on replica A, the agent lives on replica B.
+  const credentials = await mintAgent(brainDb.db, { projectSlug: 'bench', name: 'bench-agent', masterSecret: SECRET, now: new Date() });
+  const agent = await FakeAgent.handshake({
+    url: `${b.url.replace(/^http/, 'ws')}/ws/agent`,
+    token: credentials.token,
+    hmacSecret: credentials.hmac_secret,
+    workerId: 'bench-worker',
+  });
+  agent.answerCommands?.({ status: 'success', result: { ok: true } });
+  const roundTrip = await timeRequests('command round trip', ROUND_TRIPS, (i) =>
+    fetch(`${a.url}/api/v1/projects/bench/commands/cancel-task?wait=true`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ agent_id: credentials.agent_id, engine: 'celery', task_id: `rt-${i}-${randomUUID()}` }),
+    }),
+  );
+  console.log(
+    `  command round trip (API on A → agent on B → result visible)   p50 ${ms(roundTrip.p50)}, p99 ${ms(roundTrip.p99)}   (goal p99 < 25 ms)`,
+  );
+  await agent.close();
+} finally {
+  for (const replica of replicas) await replica.stop();
+  await client.end();
+  await brainDb.close();
+  await database.drop();
+}
