@@ -130,7 +130,9 @@ const replicas = [];
 try {
   const project = await client.query(`insert into projects (slug, name) values ('bench', 'Bench') returning id`);
   const projectId = project.rows[0].id;
-  const user = await client.query(`insert into users (email, password_hash, is_admin) values ('bench@example.com', 'x', true) returning id`);
+  const user = await client.query(
+    `insert into users (email, password_hash, is_admin) values ('bench@example.com', 'x', true) returning id`,
+  );
   const key = mintApiKey();
   await client.query(`insert into api_keys (user_id, name, token_hash, prefix, scopes) values ($1, 'bench', $2, $3, '{admin:*}')`, [
     user.rows[0].id,
@@ -138,7 +140,9 @@ try {
     key.prefix,
   ]);
   const seconds = await seed(client, projectId);
-  console.log(`api (real Postgres; ${TASKS.toLocaleString('en-US')} tasks and ${(TASKS * EVENTS_PER_TASK).toLocaleString('en-US')} events seeded in ${seconds.toFixed(0)} s)`);
+  console.log(
+    `api (real Postgres; ${TASKS.toLocaleString('en-US')} tasks and ${(TASKS * EVENTS_PER_TASK).toLocaleString('en-US')} events seeded in ${seconds.toFixed(0)} s)`,
+  );
 
   const floor = await timeRequests('select 1', SAMPLES, async () => {
     await client.query('select 1');
@@ -172,8 +176,9 @@ try {
     token: credentials.token,
     hmacSecret: credentials.hmac_secret,
     workerId: 'bench-worker',
+    engines: ['celery'],
+    onCommand: () => ({ status: 'success', result: { ok: true } }),
   });
-  agent.answerCommands?.({ status: 'success', result: { ok: true } });
   const roundTrip = await timeRequests('command round trip', ROUND_TRIPS, (i) =>
     fetch(`${a.url}/api/v1/projects/bench/commands/cancel-task?wait=true`, {
       method: 'POST',

@@ -8,6 +8,14 @@ export type { Migration } from './migration-files.js';
 export { createMigrator, MIGRATION_LOCK_KEY } from './migrator.js';
 export type { AppliedMigration, MigrationStatus, Migrator, MigratorEvent, MigratorOptions } from './migrator.js';
 export { countDefaultPartitionRows, dropExpiredEventPartitions, ensureEventPartitions, utcDay } from './event-partitions.js';
-export { createNotifier } from './notifier.js';
-export type { Notifier, NotifierOptions } from './notifier.js';
+export { COMMAND_UPDATES_CHANNEL, COMMANDS_CHANNEL, createNotifier, HEARTBEAT_CHANNEL } from './notifier.js';
+export type {
+  ListenerRebuildReason,
+  ListenerWatchdogOptions,
+  Notifier,
+  NotifierEvent,
+  NotifierMetrics,
+  NotifierOptions,
+  RegistryBackend,
+} from './notifier.js';
 export { jsonText, storableText } from './json-text.js';

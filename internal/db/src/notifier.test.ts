@@ -27,6 +27,43 @@ describeEachDatabase('notifier', postgres, ({ kind, skip, test }) => {
     }
   });
 
+  it.skipIf(skip)('publishes many payloads in order, in one call', async () => {
+    const listener = createNotifier(test().database);
+    const publisher = kind === 'postgres' ? createNotifier(test().database) : listener;
+    try {
+      const received: string[] = [];
+      await listener.subscribe('z4j_command_updates', (payload) => received.push(payload));
+      const payloads = Array.from({ length: 1_205 }, (_, index) => `id-${index}`);
+      await publisher.publishMany('z4j_command_updates', payloads);
+      for (let attempt = 0; attempt < 200 && received.length < payloads.length; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(received).toEqual(payloads);
+    } finally {
+      await listener.close();
+      await publisher.close();
+    }
+  });
+
+  it.skipIf(skip)('stays in process with Z4J_REGISTRY_BACKEND=local, whatever the database', async () => {
+    const a = createNotifier(test().database, { backend: 'local' });
+    try {
+      expect(a.backend).toBe('local');
+      expect(a.listenerApplicationName).toBeUndefined();
+      const received = new Promise<string>((resolve) => void a.subscribe('z4j_commands', resolve));
+      await a.publish('z4j_commands', '{"c":"x","a":"y"}');
+      expect(await received).toBe('{"c":"x","a":"y"}');
+      if (kind === 'postgres') {
+        const other = createNotifier(test().database);
+        expect(other.backend).toBe('postgres_notify');
+        expect(other.listenerApplicationName).toMatch(/^z4j-test-listener-[0-9a-f]{8}$/);
+        await other.close();
+      }
+    } finally {
+      await a.close();
+    }
+  });
+
   it.skipIf(skip)('refuses channel names that are not plain identifiers', async () => {
     const notifier = createNotifier(test().database);
     await expect(notifier.publish('bad channel; drop table x', 'x')).rejects.toThrow(/invalid NOTIFY channel/);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ import {
   type BrainDatabase,
   type Migrator,
   type Notifier,
+  type NotifierEvent,
 } from '@z4j/db';
 import type { IngestSink } from '@z4j/ingest-contract';
 import { createLogger, type Logger } from '@z4j/logger';
@@ -28,6 +30,8 @@ import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { createHttpHost, type HttpHost } from './http-host.js';
 import { createMetricsEndpoint } from './metrics.js';
 import { createReadiness, type Readiness } from './readiness.js';
+import { createDashboardPublisher, type DashboardPublisher } from './dashboard-publisher.js';
+import { createNotifierMetrics } from './notifier-metrics.js';
 import type { BrainService, ServiceName } from './service.js';
 
 /**
@@ -47,6 +51,8 @@ export interface ServiceContext {
   readonly seams: ProcessSeams;
   /** Cross-replica signals (Postgres LISTEN/NOTIFY; in memory on the embedded database). */
   readonly notifier: Notifier;
+  /** Tells open dashboards (every replica, coalesced) that tasks, commands or agents of a project changed. */
+  readonly dashboard: DashboardPublisher;
   /** The brain's version, as reported to agents and the dashboard. */
   readonly version: string;
   readonly settings: Settings;
@@ -86,6 +92,8 @@ export interface BrainProcess {
   readonly url: string;
   readonly host: HttpHost;
   readonly database: BrainDatabase;
+  /** The process's cross-replica signals (tests find its LISTEN connection through it). */
+  readonly notifier: Notifier;
   /**
    * Resolves once every service started and readiness says ready; waits while
    * migrations are pending (`Z4J_AUTO_MIGRATE=false`); rejects if a service fails to start.
@@ -116,6 +124,33 @@ async function waitForSchema(migrator: Migrator, pollMs: number, signal: AbortSi
         resolve();
       });
     });
+  }
+}
+
+/** One log line per listener event worth an operator's attention (`db:notifier:*`). */
+function logNotifierEvent(logger: Logger, event: NotifierEvent): void {
+  switch (event.type) {
+    case 'listener_connected':
+      logger.info({ applicationName: event.applicationName }, 'db:notifier:listening');
+      return;
+    case 'listener_lost':
+      logger.warn({ err: event.error }, 'db:notifier:connection_lost');
+      return;
+    case 'listener_rebuilding':
+      logger.warn({ reason: event.reason }, 'db:notifier:rebuilding');
+      return;
+    case 'listener_rebuilt':
+      logger.info({ reason: event.reason, durationMs: event.durationMs }, 'db:notifier:rebuilt');
+      return;
+    case 'listener_rebuild_failed':
+      logger.warn({ err: event.error, reason: event.reason, retryInMs: event.retryInMs }, 'db:notifier:rebuild_failed');
+      return;
+    case 'heartbeat_publish_failed':
+      logger.warn({ err: event.error }, 'db:notifier:heartbeat_publish_failed');
+      return;
+    case 'handler_failed':
+      logger.error({ err: event.error, channel: event.channel }, 'db:notifier:handler_failed');
+      return;
   }
 }
 
@@ -192,9 +227,29 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
   const started: BrainService[] = [];
   let host: HttpHost | undefined;
   const readiness = createReadiness({ ping: () => database.ping() });
+  const metrics = settings.metricsEnabled
+    ? createMetricsEndpoint({
+        authToken: settings.metricsAuthToken,
+        isPublic: settings.metricsPublic,
+        labels: { service: serviceNames.length === 1 ? (serviceNames[0] as string) : 'brain' },
+      })
+    : undefined;
+  const registry = metrics?.registry ?? createMetricsEndpoint({ authToken: undefined, isPublic: false, labels: {} }).registry;
   const notifier = createNotifier(database, {
-    onError: (error) => logger.warn({ err: error }, 'db:notifier:error'),
-    onReconnect: (attempt) => logger.warn({ attempt }, 'db:notifier:reconnecting'),
+    backend: settings.registryBackend,
+    watchdog: {
+      heartbeatMs: settings.registryListenerHeartbeatSeconds * 1000,
+      timeoutMs: settings.registryListenerHeartbeatTimeoutSeconds * 1000,
+      maxAgeMs: settings.registryListenerMaxAgeSeconds * 1000,
+    },
+    metrics: createNotifierMetrics(registry),
+    onEvent: (event) => logNotifierEvent(logger, event),
+  });
+  // One coalescing publisher per process: every service's change signals share its NOTIFY budget.
+  const dashboard = createDashboardPublisher({
+    publish: (channel, payload) => notifier.publish(channel, payload),
+    workerId: randomUUID(),
+    logger,
   });
   const drainServices = async () => {
     // Start order (gateway, ingest, api, workers, scheduler-bridge): a service drains before the
@@ -204,6 +259,7 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
     }
   };
   const releaseResources = async () => {
+    await dashboard.close();
     await notifier.close().catch(() => undefined);
     await database.close();
     lock?.release();
@@ -221,20 +277,13 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
     // A schema newer than this build fails here, before anything listens.
     const schemaCurrent = settings.autoMigrate ? (await migrator.up(), true) : (await migrator.status()).pending.length === 0;
 
-    const metrics = settings.metricsEnabled
-      ? createMetricsEndpoint({
-          authToken: settings.metricsAuthToken,
-          isPublic: settings.metricsPublic,
-          labels: { service: serviceNames.length === 1 ? (serviceNames[0] as string) : 'brain' },
-        })
-      : undefined;
-    const registry = metrics?.registry ?? createMetricsEndpoint({ authToken: undefined, isPublic: false, labels: {} }).registry;
     const seams: ProcessSeams = {};
     const version = readRuntimeVersion();
     const context = (name: ServiceName): ServiceContext => ({
       colocated: serviceNames,
       seams,
       notifier,
+      dashboard,
       version,
       settings,
       config,
@@ -280,6 +329,7 @@ export async function bootBrain(options: BootOptions): Promise<BrainProcess> {
       url,
       host: liveHost,
       database,
+      notifier,
       ready,
       drain: () => {
         drained ??= (async () => {

@@ -19,3 +19,5 @@ export { clientIp, createTrustedProxies } from './client-ip.js';
 export type { TrustedProxies } from './client-ip.js';
 export { createSlidingWindowLimiter } from './sliding-window-limiter.js';
 export type { SlidingWindowLimiter, SlidingWindowLimiterOptions } from './sliding-window-limiter.js';
+export { DASHBOARD_CHANNEL, DASHBOARD_TOPICS, createDashboardPublisher } from './dashboard-publisher.js';
+export type { DashboardPublisher, DashboardPublisherOptions, DashboardTopic } from './dashboard-publisher.js';

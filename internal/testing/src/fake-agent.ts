@@ -29,7 +29,34 @@ export interface FakeAgentOptions {
   readonly engines?: string[];
   readonly capabilities?: Record<string, string[]>;
   readonly now?: () => Date;
+  /**
+   * Answers `command` frames like the Python agent's dispatcher (§3.2): a
+   * command id seen in the last 300 s is only acked again; otherwise
+   * `command_ack`, then this handler runs, then `command_result`. A handler
+   * that throws answers `failed` with `internal error: …`. Unset: commands
+   * are only recorded in `inbound`.
+   */
+  readonly onCommand?: (command: FakeAgentCommand) => CommandOutcome | Promise<CommandOutcome>;
 }
+
+/** A `command` frame as the agent's dispatcher sees it. */
+export interface FakeAgentCommand {
+  readonly id: string;
+  readonly action: string;
+  readonly target: JsonObject;
+  readonly parameters: JsonObject;
+  readonly timeoutSeconds: number;
+  readonly issuedBy: string | null;
+}
+
+export interface CommandOutcome {
+  readonly status: 'success' | 'failed';
+  readonly result?: JsonObject | null;
+  readonly error?: string | null;
+}
+
+/** The Python dispatcher remembers command ids this long, and at most this many (bare: `dispatcher.py`). */
+const COMMAND_DEDUPE = { windowMs: 300_000, max: 10_000 } as const;
 
 export interface Closed {
   readonly code: number;
@@ -49,6 +76,12 @@ export class FakeAgent {
   /** event_batch_ack frames received, by acked id (what waitForAck() finds when the ack came first). */
   readonly #acks = new Map<string, JsonObject>();
   #secret: Buffer;
+  /** Times each command id was executed (a re-delivered id is not executed again). */
+  readonly executions = new Map<string, number>();
+  /** Command ids that arrived again within the dedupe window and were only re-acked, in arrival order. */
+  readonly reacked: string[] = [];
+  /** Command ids seen, with when (ms), oldest first: the dispatcher's dedupe memory. */
+  readonly #seenCommands = new Map<string, number>();
 
   private constructor(
     readonly options: FakeAgentOptions,
@@ -168,6 +201,45 @@ export class FakeAgent {
     return this.closed;
   }
 
+  /** §3.2: 1. seen in the last 300 s → ack again, stop; 2. ack; 3. run; 4. result. */
+  #dispatchCommand(frame: JsonObject, handler: NonNullable<FakeAgentOptions['onCommand']>): void {
+    const id = frame.id as string;
+    const nowMs = (this.options.now?.() ?? new Date()).getTime();
+    for (const [seenId, seenAt] of this.#seenCommands) {
+      if (nowMs - seenAt < COMMAND_DEDUPE.windowMs && this.#seenCommands.size < COMMAND_DEDUPE.max) break;
+      this.#seenCommands.delete(seenId);
+    }
+    if (this.#seenCommands.has(id)) {
+      this.reacked.push(id);
+      this.send('command_ack', id, {});
+      return;
+    }
+    this.#seenCommands.set(id, nowMs);
+    this.send('command_ack', id, {});
+    this.executions.set(id, (this.executions.get(id) ?? 0) + 1);
+    const payload = (frame.payload ?? {}) as JsonObject;
+    const command: FakeAgentCommand = {
+      id,
+      action: typeof payload.action === 'string' ? payload.action : '',
+      target: (payload.target ?? {}) as JsonObject,
+      parameters: (payload.parameters ?? {}) as JsonObject,
+      timeoutSeconds: Number(payload.timeout_seconds),
+      issuedBy: typeof payload.issued_by === 'string' ? payload.issued_by : null,
+    };
+    void Promise.resolve()
+      .then(() => handler(command))
+      .catch((error: unknown): CommandOutcome => ({
+        status: 'failed',
+        error: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+      }))
+      .then((outcome) => {
+        if (this.socket.readyState !== WebSocket.OPEN) return;
+        this.send('command_result', id, { status: outcome.status, result: outcome.result ?? null, error: outcome.error ?? null });
+      })
+      // The socket may close between the check and the write; a test sees that through `closed`.
+      .catch(() => undefined);
+  }
+
   /** Forgets acks no longer in `inbound` (callers may empty it), keeping the first per id. */
   #reindexAcks(): void {
     this.#acks.clear();
@@ -182,6 +254,7 @@ export class FakeAgent {
     // Inbound signed frames are verified like a real agent verifies them.
     if (frame.type !== 'hello_ack') this.#verifier?.verify(frame);
     this.inbound.push(frame);
+    if (frame.type === 'command' && this.options.onCommand) this.#dispatchCommand(frame, this.options.onCommand);
     if (frame.type === 'event_batch_ack') {
       const ackedId = (frame.payload as JsonObject | undefined)?.acked_id;
       if (typeof ackedId === 'string') {

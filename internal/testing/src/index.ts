@@ -8,4 +8,4 @@ export {
 } from './test-postgres.js';
 export type { PostgresProbe, TestDatabase, TestDatabaseKind } from './test-postgres.js';
 export { FakeAgent, taskEvent } from './fake-agent.js';
-export type { Closed, FakeAgentOptions } from './fake-agent.js';
+export type { Closed, CommandOutcome, FakeAgentCommand, FakeAgentOptions } from './fake-agent.js';

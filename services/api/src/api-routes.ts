@@ -11,6 +11,12 @@ import { createUserRoutes } from './users/user-routes.js';
 import { createApiKeyRoutes } from './api-keys/api-key-routes.js';
 import { createAgentRoutes } from './agents/agent-routes.js';
 import { createAuditRoutes } from './audit/audit-routes.js';
+import { createTaskRoutes } from './tasks/task-routes.js';
+import { createFleetRoutes } from './fleet/fleet-routes.js';
+import { createStatsRoutes } from './stats/stats-routes.js';
+import { createHomeRoutes } from './home/home-routes.js';
+import { createCommandRoutes } from './commands/command-routes.js';
+import { createScheduleRoutes } from './schedules/schedule-routes.js';
 
 /** Every `/api/v1` route of the brain, in one table (the authorization matrix test and OpenAPI read it). */
 export interface ApiRouteTable {
@@ -32,6 +38,12 @@ export function createApiRouteTable(deps: ApiDeps, version: string): ApiRouteTab
     ...createApiKeyRoutes(deps),
     ...createAgentRoutes(deps),
     ...createAuditRoutes(deps),
+    ...createTaskRoutes(deps),
+    ...createFleetRoutes(deps),
+    ...createStatsRoutes(deps),
+    ...createHomeRoutes(deps),
+    ...createCommandRoutes(deps),
+    ...createScheduleRoutes(deps),
   ];
 
   const visibility = deps.settings.openapiVisibility;

@@ -4,6 +4,7 @@ import { createApiApp } from './api-app.js';
 import type { ApiDeps } from './http/api-types.js';
 import { lazyPasswordHasher } from './http/lazy-password-hasher.js';
 import { ensureFirstBootToken, formatFirstBootBanner } from './first-boot.js';
+import { createDashboardSockets } from './dashboard/dashboard-sockets.js';
 import { bootstrapAdminFromSettings } from './setup/bootstrap-admin.js';
 
 /** Builds the API's dependencies from the service context (the composition root of this service). */
@@ -32,6 +33,7 @@ export function apiDepsFromContext(context: ServiceContext): ApiDeps {
 export function createApiService(context: ServiceContext): BrainService {
   const { settings, logger } = context;
   const deps = apiDepsFromContext(context);
+  const dashboardSockets = createDashboardSockets(deps);
   let recheck: NodeJS.Timeout | undefined;
 
   const ensureSetupToken = async () => {
@@ -51,10 +53,12 @@ export function createApiService(context: ServiceContext): BrainService {
 
   return {
     name: 'api',
+    upgrades: { '/ws/dashboard': (request, socket, head) => dashboardSockets.upgrade(request, socket, head) },
     mount(app) {
       app.route('/', createApiApp(deps, context.version).app as never);
     },
     async start() {
+      await dashboardSockets.start();
       await bootstrapAdminFromSettings(deps);
       const state = await ensureSetupToken();
       if (state === 'initialised') return;
@@ -71,6 +75,7 @@ export function createApiService(context: ServiceContext): BrainService {
     },
     async drain() {
       clearInterval(recheck);
+      await dashboardSockets.drain();
     },
   };
 }

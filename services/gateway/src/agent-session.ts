@@ -45,6 +45,10 @@ export interface SessionDeps {
   readonly commandTimeoutSeconds: number;
   /** Reports a refused bearer token (the gateway audits it, throttled per address). */
   readonly onBearerFailure: (ip: string, reason: 'unknown_token' | 'missing_bearer') => void;
+  /** An agent of this project connected or disconnected (open dashboards refetch). */
+  readonly onAgentChanged: (projectId: string) => void;
+  /** Announces status changes this session committed (NOTIFY `z4j_command_updates`); never throws. */
+  readonly commandsChanged: (commandIds: readonly string[]) => void;
 }
 
 /** At most 500 pending commands are pushed on connect, like the original. */
@@ -211,6 +215,11 @@ export class AgentSession {
     return this.#state === 'active' && this.ws.readyState === this.ws.OPEN;
   }
 
+  /** Whether a command frame pushed now would be signed and written (hello done, socket open). */
+  get canReceiveCommands(): boolean {
+    return this.#isActive();
+  }
+
   /** Pushes a command frame (claim already done by the caller). */
   pushCommand(command: PendingCommand): boolean {
     const payload =
@@ -295,7 +304,9 @@ export class AgentSession {
         return;
       case 'command_ack':
         this.#serialWrite('command_ack', async () => {
-          if (UUID.test(id) && this.#agent) await this.deps.store.commandAcknowledged(this.#agent, id, this.deps.now());
+          if (!UUID.test(id) || !this.#agent) return;
+          // Usually a no-op: a pushed command was claimed (dispatched) before the push.
+          if (await this.deps.store.commandAcknowledged(this.#agent, id, this.deps.now())) this.deps.commandsChanged([id]);
         });
         return;
       case 'command_result':
@@ -370,6 +381,7 @@ export class AgentSession {
     try {
       this.#connecting = this.deps.store.markConnected(agent, facts, this.connectedAt);
       await this.#connecting;
+      this.deps.onAgentChanged(agent.projectId);
     } catch (error) {
       this.#log.error({ err: error }, 'gateway:hello:store_failed');
       this.close(CloseCode.InternalError, 'internal error');
@@ -396,20 +408,25 @@ export class AgentSession {
       },
     });
     this.#state = 'active';
-    this.#log.info({ worker: this.#workerId, framework: facts.framework, engines: facts.engines }, 'gateway:session:active');
+    let drained = 0;
     try {
       const claimed = await this.deps.store.claimPendingCommands(agent.id, DRAIN_LIMIT, this.deps.now());
-      const unsent = claimed.filter((command) => !(this.#isActive() && this.pushCommand(command)));
+      const sent: string[] = [];
+      const unsent: string[] = [];
+      for (const command of claimed) (this.#isActive() && this.pushCommand(command) ? sent : unsent).push(command.id);
+      drained = sent.length;
+      if (sent.length > 0) this.deps.commandsChanged(sent);
       // Claimed but never written (the socket closed meanwhile): hand them back for the next connection.
-      if (unsent.length > 0)
-        await this.deps.store.releaseClaims(
-          agent.id,
-          unsent.map((command) => command.id),
-        );
+      if (unsent.length > 0) await this.deps.store.releaseClaims(agent.id, unsent);
     } catch (error) {
       // Not fatal: they stay pending (or dispatched until their timeout) and are drained on the next connect.
       this.#log.error({ err: error }, 'gateway:commands:drain_failed');
     }
+    // Logged once the connect-time drain is done: from here on, only NOTIFYs and the reconcile loop deliver.
+    this.#log.info(
+      { worker: this.#workerId, framework: facts.framework, engines: facts.engines, commandsDrained: drained },
+      'gateway:session:active',
+    );
   }
 
   #onEventBatch(frameId: string, payload: JsonValue | undefined, bytes: number): void {
@@ -485,7 +502,11 @@ export class AgentSession {
     const error = parsed.success ? (parsed.output.error ?? null) : 'malformed command_result payload';
     this.#serialWrite('command_result', async () => {
       const outcome = await this.deps.store.commandFinished(agent, commandId, { success, result, error }, this.deps.now());
-      if (outcome === 'late') this.deps.metrics.lateResults.inc({ status: success ? 'success' : 'failed' });
+      if (outcome === 'updated') this.deps.commandsChanged([commandId]);
+      if (outcome === 'late') {
+        this.deps.metrics.lateResults.inc({ status: success ? 'success' : 'failed' });
+        this.#log.info({ command: commandId, status: success ? 'success' : 'failed' }, 'gateway:commands:late_result');
+      }
     });
   }
 
@@ -626,6 +647,7 @@ export class AgentSession {
     await this.#writes;
     try {
       await this.deps.store.markDisconnected(agent, this.#workerId, this.connectedAt, wasLast, this.deps.now());
+      this.deps.onAgentChanged(agent.projectId);
     } catch (error) {
       this.#log.error({ err: error }, 'gateway:session:offline_update_failed');
     }

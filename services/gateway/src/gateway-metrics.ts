@@ -30,6 +30,16 @@ export function createGatewayMetrics(registry: Registry) {
       registers,
     }),
     commandsPushed: new Counter({ name: 'z4j_gateway_commands_pushed_total', help: 'Command frames pushed to agents', registers }),
+    commandsRecovered: new Counter({
+      name: 'z4j_gateway_commands_recovered_total',
+      help: 'Pending commands the reconcile loop delivered (their z4j_commands NOTIFY never led to a push)',
+      registers,
+    }),
+    malformedCommandNotifications: new Counter({
+      name: 'z4j_gateway_command_notifications_malformed_total',
+      help: 'z4j_commands payloads that were not {"c": uuid, "a": uuid} (ignored)',
+      registers,
+    }),
     lateResults: new Counter({
       name: 'z4j_command_late_results_total',
       help: 'command_result frames for commands already terminal (e.g. timed out)',

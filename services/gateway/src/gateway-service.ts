@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { COMMAND_UPDATES_CHANNEL } from '@z4j/db';
 import { AppError } from '@z4j/errors';
 import { CloseCode } from '@z4j/protocol';
 import type { IngestSink } from '@z4j/ingest-contract';
@@ -8,6 +9,7 @@ import { createGrpcIngestClient, ingestStreamToken } from '@z4j/ingest-grpc';
 import { clientIp, createSlidingWindowLimiter, createTrustedProxies, type BrainService, type ServiceContext } from '@z4j/runtime';
 import { AgentConnectionRegistry } from './agent-registry.js';
 import { AgentSession } from './agent-session.js';
+import { createCommandRouter } from './command-router.js';
 import { createGatewayMetrics } from './gateway-metrics.js';
 import { createGatewayStore } from './gateway-store.js';
 
@@ -27,6 +29,9 @@ export const AGENT_SOCKET_PATHS = ['/ws', '/ws/agent'] as const;
  * {@link AgentSession} per socket, hands verified event batches to ingest
  * (in process, or over gRPC when ingest is its own deployment) and closes the
  * sockets of revoked agents on every replica (NOTIFY `z4j_agent_revoked`).
+ * Commands reach the replica that holds the agent through the
+ * {@link createCommandRouter command router} (NOTIFY `z4j_commands` plus a
+ * reconcile loop); `Z4J_REGISTRY_BACKEND=local` keeps those signals in process.
  */
 export function createGatewayService(context: ServiceContext): BrainService {
   const { settings, logger } = context;
@@ -41,6 +46,22 @@ export function createGatewayService(context: ServiceContext): BrainService {
       .recordBearerFailure(ip, reason, context.now())
       .catch((error: unknown) => logger.warn({ err: error }, 'gateway:auth:audit_failed'));
   };
+  const commandsChanged = (commandIds: readonly string[]) => {
+    // After the commit of the status change; a lost update only delays a `?wait=true` caller to its deadline read.
+    context.notifier
+      .publishMany(COMMAND_UPDATES_CHANNEL, commandIds)
+      .catch((error: unknown) => logger.warn({ err: error, commands: commandIds.length }, 'gateway:commands:update_notify_failed'));
+  };
+  const router = createCommandRouter({
+    store,
+    registry,
+    notifier: context.notifier,
+    logger,
+    metrics,
+    now: context.now,
+    reconcileIntervalMs: settings.registryReconcileIntervalSeconds * 1000,
+    commandsChanged,
+  });
   const trustedProxies = createTrustedProxies(settings.trustedProxies);
   const sessions = new Set<AgentSession>();
   let sink: IngestSink | undefined;
@@ -82,6 +103,8 @@ export function createGatewayService(context: ServiceContext): BrainService {
         heartbeatIntervalSeconds: HEARTBEAT_INTERVAL_SECONDS,
         commandTimeoutSeconds: settings.commandTimeoutSeconds,
         onBearerFailure,
+        onAgentChanged: (projectId) => context.dashboard.changed(projectId, 'agent.changed'),
+        commandsChanged,
       },
       ws,
       ip,
@@ -123,10 +146,12 @@ export function createGatewayService(context: ServiceContext): BrainService {
       unsubscribeRevoked = await context.notifier.subscribe('z4j_agent_revoked', (agentId) => {
         for (const session of registry.connectionsOf(agentId.trim())) session.close(CloseCode.BadToken, 'agent revoked');
       });
+      await router.start();
       accepting = true;
     },
     async drain() {
       accepting = false;
+      await router.stop();
       await unsubscribeRevoked?.();
       // drain() resolves once each session has also recorded its agent as offline.
       await Promise.all([...sessions].map((session) => session.drain(DRAIN_GRACE_MS)));

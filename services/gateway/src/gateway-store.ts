@@ -56,6 +56,24 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
   return 0;
 }
 
+function toPendingCommand(row: {
+  readonly id: string;
+  readonly action: string;
+  readonly target_type: string;
+  readonly target_id: string | null;
+  readonly payload: unknown;
+  readonly issued_by: string | null;
+}): PendingCommand {
+  return {
+    id: row.id,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    payload: row.payload,
+    issuedBy: row.issued_by,
+  };
+}
+
 export function createGatewayStore(db: Kysely<Database>, secrets: { readonly current: string; readonly previous: readonly string[] }) {
   return {
     /** Looks the bearer token up by its keyed hash: current secret first, then each previous one (rotation). */
@@ -196,16 +214,61 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
         .where('status', '=', 'pending')
         .returning(['id', 'action', 'target_type', 'target_id', 'payload', 'issued_by', 'issued_at'])
         .execute();
-      return rows
-        .sort((a, b) => a.issued_at.getTime() - b.issued_at.getTime())
-        .map((row) => ({
-          id: row.id,
-          action: row.action,
-          targetType: row.target_type,
-          targetId: row.target_id,
-          payload: row.payload,
-          issuedBy: row.issued_by,
-        }));
+      return rows.sort((a, b) => a.issued_at.getTime() - b.issued_at.getTime()).map(toPendingCommand);
+    },
+
+    /**
+     * Claim-then-push for commands announced by NOTIFY or found by the
+     * reconcile loop: pending → dispatched in one UPDATE … RETURNING, only
+     * rows still pending, of this agent, and not past their timeout. A row
+     * another replica (or the connect drain) claimed first is simply absent.
+     */
+    async claimCommands(agentId: string, commandIds: readonly string[], now: Date): Promise<PendingCommand[]> {
+      if (commandIds.length === 0) return [];
+      const rows = await db
+        .updateTable('commands')
+        .set({ status: 'dispatched', dispatched_at: now })
+        .where('id', '=', sql<string>`any(${[...commandIds]}::uuid[])`)
+        .where('agent_id', '=', agentId)
+        .where('status', '=', 'pending')
+        .where('timeout_at', '>', now)
+        .returning(['id', 'action', 'target_type', 'target_id', 'payload', 'issued_by', 'issued_at'])
+        .execute();
+      return rows.sort((a, b) => a.issued_at.getTime() - b.issued_at.getTime()).map(toPendingCommand);
+    },
+
+    /** The reconcile loop's read: pending, unexpired commands of these agents, oldest first (served by commands_agent_pending_idx). */
+    async pendingCommandsOf(
+      agentIds: readonly string[],
+      limit: number,
+      now: Date,
+    ): Promise<{ readonly id: string; readonly agentId: string }[]> {
+      if (agentIds.length === 0) return [];
+      const rows = await db
+        .selectFrom('commands')
+        .select(['id', 'agent_id'])
+        .where('agent_id', '=', sql<string>`any(${[...agentIds]}::uuid[])`)
+        .where('status', '=', 'pending')
+        .where('timeout_at', '>', now)
+        .orderBy('issued_at')
+        .limit(limit)
+        .execute();
+      return rows.flatMap((row) => (row.agent_id ? [{ id: row.id, agentId: row.agent_id }] : []));
+    },
+
+    /** Of these agents, the ones that may no longer hold a socket: revoked, deleted, or in a deactivated project. */
+    async unauthorisedAgents(agentIds: readonly string[]): Promise<string[]> {
+      if (agentIds.length === 0) return [];
+      const rows = await db
+        .selectFrom('agents')
+        .innerJoin('projects', 'projects.id', 'agents.project_id')
+        .select('agents.id')
+        .where('agents.id', '=', sql<string>`any(${[...agentIds]}::uuid[])`)
+        .where('agents.revoked_at', 'is', null)
+        .where('projects.is_active', '=', true)
+        .execute();
+      const allowed = new Set(rows.map((row) => row.id));
+      return agentIds.filter((id) => !allowed.has(id));
     },
 
     /** One heartbeat: liveness of the agent and this worker slot, queue depths and engine workers (§1.10). */

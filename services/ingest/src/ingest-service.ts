@@ -29,6 +29,10 @@ export function createIngestService(context: ServiceContext): BrainService {
     now: context.now,
     metrics: context.metrics,
     eventsPerSecondPerProject: settings.ratelimitEventsPerSecond,
+    // Open dashboards refetch their task lists; the publisher coalesces bursts into a few NOTIFYs a second.
+    onCommitted: ({ projectIds }) => {
+      for (const projectId of projectIds) context.dashboard.changed(projectId, 'task.changed');
+    },
     // The embedded database has one session: smaller group commits keep API queries from waiting long behind one.
     ...(context.database.kind === 'embedded' ? { maxBatchEvents: 1_000 } : {}),
   });

@@ -3,3 +3,7 @@ export { runPartitionMaintenance, PARTITION_DAYS_AHEAD } from './partition-maint
 export type { PartitionMaintenanceOptions, PartitionMaintenanceResult } from './partition-maintenance.js';
 export { createPeriodicTask } from './periodic-task.js';
 export type { PeriodicTask, PeriodicTaskOptions } from './periodic-task.js';
+export { sweepCommandTimeouts, COMMAND_TIMEOUT_ERROR } from './command-timeouts.js';
+export type { CommandTimeoutSweepOptions } from './command-timeouts.js';
+export { sweepAgentHealth } from './agent-health.js';
+export type { AgentHealthSweepOptions, AgentHealthSweepResult } from './agent-health.js';

@@ -1,5 +1,8 @@
 import type { BrainService, ServiceContext } from '@z4j/runtime';
 import { sql } from 'kysely';
+import { COMMAND_UPDATES_CHANNEL } from '@z4j/db';
+import { sweepAgentHealth } from './agent-health.js';
+import { sweepCommandTimeouts } from './command-timeouts.js';
 import { runPartitionMaintenance } from './partition-maintenance.js';
 import { createPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
@@ -7,10 +10,12 @@ import { createPeriodicTask, type PeriodicTask } from './periodic-task.js';
 const PARTITION_INTERVAL_MS = 3_600_000;
 
 /**
- * Background loops of the brain. This slice runs events-partition upkeep
- * (and, on the embedded database, the `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint);
- * retention, command timeouts, agent health and schedule sweeps join it with
- * their issues.
+ * Background loops of the brain: events-partition upkeep, command timeouts
+ * (`Z4J_COMMAND_TIMEOUT_SWEEP_SECONDS`), agent health
+ * (`Z4J_AGENT_HEALTH_SWEEP_SECONDS`) and, on the embedded database, the
+ * `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint. Retention and schedule
+ * sweeps join it with their issues. Every sweep is a guarded UPDATE, safe
+ * to run on every replica at once.
  */
 export function createWorkersService(context: ServiceContext): BrainService {
   const { settings, logger, database } = context;
@@ -22,6 +27,35 @@ export function createWorkersService(context: ServiceContext): BrainService {
       logger,
       run: async () => {
         await runPartitionMaintenance({ db: database.db, retentionDays: settings.eventRetentionDays, now: context.now, logger });
+      },
+    }),
+    createPeriodicTask({
+      name: 'command-timeouts',
+      intervalMs: settings.commandTimeoutSweepSeconds * 1000,
+      logger,
+      run: async () => {
+        const timedOut = await sweepCommandTimeouts({ db: database.db, now: context.now() });
+        if (timedOut.length === 0) return;
+        logger.info({ commands: timedOut.length }, 'workers:commands:timed_out');
+        // After the commit; one round trip per 1000 ids. A lost NOTIFY only delays a `?wait=true` caller to its deadline read.
+        await context.notifier
+          .publishMany(COMMAND_UPDATES_CHANNEL, timedOut)
+          .catch((error: unknown) => logger.warn({ err: error, commands: timedOut.length }, 'workers:commands:update_notify_failed'));
+      },
+    }),
+    createPeriodicTask({
+      name: 'agent-health',
+      intervalMs: settings.agentHealthSweepSeconds * 1000,
+      logger,
+      run: async () => {
+        const swept = await sweepAgentHealth({
+          db: database.db,
+          now: context.now(),
+          offlineTimeoutSeconds: settings.agentOfflineTimeoutSeconds,
+        });
+        for (const projectId of swept.projectIds) context.dashboard.changed(projectId, 'agent.changed');
+        if (swept.agents.length > 0 || swept.workers > 0)
+          logger.info({ agents: swept.agents.length, workers: swept.workers }, 'workers:agents:marked_offline');
       },
     }),
   ];

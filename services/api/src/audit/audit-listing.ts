@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import * as v from 'valibot';
 import type { Database } from '@z4j/db';
+import { exportFormatInput } from '../exports/table-export.js';
 import { pageOf, paginationQuery } from '../http/pagination.js';
 import { decodeTimestampCursor, olderThan, timestampCursorKey, timestampText } from './timestamp-cursor.js';
 import { timestampInput } from './timestamp-input.js';
@@ -19,6 +20,7 @@ export function auditQuery(settings: { readonly restDefaultPageSize: number; rea
     user_id: v.optional(v.pipe(v.string(), v.regex(UUID, 'expected a uuid'))),
     since: v.optional(timestampInput()),
     until: v.optional(timestampInput()),
+    format: exportFormatInput(),
   });
 }
 
@@ -51,14 +53,11 @@ export interface AuditRowView {
 }
 
 /**
- * A page of audit rows, newest first by `(occurred_at, id)`. Users and
- * projects are left-joined: audit rows have no foreign keys and outlive both.
+ * The audit rows a caller may read, narrowed by the query's filters (not its
+ * cursor). Users and projects are left-joined: audit rows have no foreign keys
+ * and outlive both.
  */
-export async function listAuditRows(
-  db: Kysely<Database>,
-  visibility: AuditVisibility,
-  query: AuditQuery,
-): Promise<{ items: AuditRowView[]; next_cursor: string | null }> {
+function filteredAuditRows(db: Kysely<Database>, visibility: AuditVisibility, query: AuditQuery) {
   let select = db
     .selectFrom('audit_log')
     .leftJoin('users', 'users.id', 'audit_log.user_id')
@@ -91,6 +90,16 @@ export async function listAuditRows(
   if (query.user_id !== undefined) select = select.where('audit_log.user_id', '=', query.user_id);
   if (query.since !== undefined) select = select.where('audit_log.occurred_at', '>=', query.since);
   if (query.until !== undefined) select = select.where('audit_log.occurred_at', '<', query.until);
+  return select;
+}
+
+/** A page of audit rows, newest first by `(occurred_at, id)`. */
+export async function listAuditRows(
+  db: Kysely<Database>,
+  visibility: AuditVisibility,
+  query: AuditQuery,
+): Promise<{ items: AuditRowView[]; next_cursor: string | null }> {
+  let select = filteredAuditRows(db, visibility, query);
   if (query.cursor !== undefined)
     select = select.where(olderThan('audit_log.occurred_at', 'audit_log.id', decodeTimestampCursor(query.cursor)));
   const rows = await select
@@ -99,6 +108,44 @@ export async function listAuditRows(
     .limit(query.limit + 1)
     .execute();
   return pageOf<AuditRowView>(rows, query.limit, (row) => timestampCursorKey(row.occurred_at, row.id));
+}
+
+/** How many rows match, counted up to `max` (for the export cap: never counts the whole log). */
+export async function countAuditRowsUpTo(
+  db: Kysely<Database>,
+  visibility: AuditVisibility,
+  query: AuditQuery,
+  max: number,
+): Promise<number> {
+  const row = await db
+    .selectFrom(
+      filteredAuditRows(db, visibility, query)
+        .clearSelect()
+        .select(sql`1`.as('one'))
+        .limit(max)
+        .as('matched'),
+    )
+    .select(sql<number>`count(*)::int`.as('count'))
+    .executeTakeFirstOrThrow();
+  return row.count;
+}
+
+/** The matching rows for an export, newest first, in keyset pages of 1000, at most `max` rows. */
+export async function* auditRowBatches(
+  db: Kysely<Database>,
+  visibility: AuditVisibility,
+  query: AuditQuery,
+  max: number,
+): AsyncGenerator<AuditRowView[]> {
+  let cursor: string | undefined;
+  let left = max;
+  while (left > 0) {
+    const page = await listAuditRows(db, visibility, { ...query, cursor, limit: Math.min(1000, left) });
+    if (page.items.length > 0) yield page.items;
+    left -= page.items.length;
+    if (page.next_cursor === null) return;
+    cursor = page.next_cursor;
+  }
 }
 
 /** LIKE treats `%`, `_` and the escape character `\` specially; a prefix filter matches them literally. */

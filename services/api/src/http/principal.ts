@@ -97,7 +97,20 @@ async function apiKeyPrincipal(c: ApiContext, deps: ApiDeps, authorization: stri
   return { kind: 'api_key', user: toAuthUser(row), apiKey: { id: row.key_id, scopes: row.scopes, projectId: row.project_id } };
 }
 
-async function sessionPrincipal(c: ApiContext, deps: ApiDeps, cookie: string): Promise<Principal> {
+function sessionPrincipal(c: ApiContext, deps: ApiDeps, cookie: string): Promise<Principal> {
+  return sessionFromCookie(deps, cookie, c.req.header('user-agent') ?? null);
+}
+
+/**
+ * The session a cookie value names, with its user, when it is still valid
+ * (signature, not revoked, user active, lifetimes, user-agent pin); a 401
+ * otherwise. Shared by the REST pipeline and the dashboard WebSocket.
+ */
+export async function sessionFromCookie(
+  deps: ApiDeps,
+  cookie: string,
+  userAgent: string | null,
+): Promise<Extract<Principal, { kind: 'session' }>> {
   const { settings } = deps;
   const verified = verifySessionCookie(cookie, {
     sessionSecret: settings.sessionSecret,
@@ -129,7 +142,7 @@ async function sessionPrincipal(c: ApiContext, deps: ApiDeps, cookie: string): P
     await revokeSession(deps.db, row.session_id, `expired:${expiry.reason}`, now);
     throw apiError.unauthenticated('session is invalid or has expired');
   }
-  if (settings.sessionPinUserAgent && (c.req.header('user-agent') ?? null) !== row.user_agent_at_issue) {
+  if (settings.sessionPinUserAgent && userAgent !== row.user_agent_at_issue) {
     await revokeSession(deps.db, row.session_id, 'user_agent_changed', now);
     throw apiError.unauthenticated('session is invalid or has expired');
   }

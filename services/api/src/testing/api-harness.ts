@@ -46,6 +46,8 @@ export interface HarnessResponse {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON replies
   readonly body: any;
   readonly text: string;
+  /** The raw reply body (binary downloads such as XLSX exports). */
+  readonly bytes: Uint8Array;
   readonly headers: Headers;
   readonly setCookies: string[];
 }
@@ -181,14 +183,15 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
       const response = await host.request(path, { method, headers, body });
       const setCookies = response.headers.getSetCookie();
       options.jar?.store(setCookies);
-      const text = await response.text();
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      const text = new TextDecoder().decode(bytes);
       let parsed: unknown;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {
         // Not JSON (an HTML page): tests read `text`.
       }
-      return { status: response.status, body: parsed, text, headers: response.headers, setCookies };
+      return { status: response.status, body: parsed, text, bytes, headers: response.headers, setCookies };
     },
     async createUser(options = {}) {
       counter += 1;
@@ -247,6 +250,12 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
     async reset() {
       // Children first; audit_log is append-only and has no foreign keys, so it stays.
       for (const table of [
+        'commands',
+        'schedules',
+        'tasks',
+        'events',
+        'workers',
+        'queues',
         'trusted_devices',
         'mfa_recovery_codes',
         'api_keys',
