@@ -189,6 +189,16 @@ try {
   console.log(
     `  command round trip (API on A → agent on B → result visible)   p50 ${ms(roundTrip.p50)}, p99 ${ms(roundTrip.p99)}   (goal p99 < 25 ms)`,
   );
+  // Where the round trip goes, from the rows' own timestamps (one clock: Postgres' and the brains' are the same host).
+  const stages = await client.query(
+    `select percentile_cont(0.5) within group (order by extract(epoch from dispatched_at - issued_at) * 1000) as to_dispatch,
+            percentile_cont(0.5) within group (order by extract(epoch from completed_at - dispatched_at) * 1000) as to_complete
+       from commands where project_id = $1 and status = 'completed'`,
+    [projectId],
+  );
+  console.log(
+    `    stages (median): issued → dispatched ${Number(stages.rows[0].to_dispatch).toFixed(1)} ms, dispatched → completed ${Number(stages.rows[0].to_complete).toFixed(1)} ms`,
+  );
   await agent.close();
 } finally {
   for (const replica of replicas) await replica.stop();
