@@ -118,24 +118,14 @@ export const API_TAGS = [
 ] as const;
 export type ApiTag = (typeof API_TAGS)[number];
 
-/** Tags an API key can be scoped to. `auth` is read-only for keys; `api-keys`, `mfa` and `users` need a browser session. */
-export const SCOPED_TAGS: ReadonlySet<ApiTag> = new Set<ApiTag>([
-  'auth',
-  'projects',
-  'agents',
-  'memberships',
-  'invitations',
-  'audit',
-  'activity',
-  'commands',
-  'schedules',
-  'tasks',
-  'events',
-  'workers',
-  'queues',
-  'stats',
-  'home',
-]);
+/**
+ * Tags no API key can reach, whatever its scopes: public ones (`health`, `setup`, `meta`) need no key, and
+ * `api-keys`, `mfa` and `users` need a browser session (a key must not mint keys or manage accounts).
+ */
+const BROWSER_OR_PUBLIC_TAGS: ReadonlySet<ApiTag> = new Set<ApiTag>(['health', 'setup', 'meta', 'mfa', 'api-keys', 'users']);
+
+/** Tags an API key can be scoped to: every other tag (`auth` only for reads, enforced by the route runner). */
+export const SCOPED_TAGS: ReadonlySet<ApiTag> = new Set<ApiTag>(API_TAGS.filter((tag) => !BROWSER_OR_PUBLIC_TAGS.has(tag)));
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
