@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '@z4j/db';
 import { parseJson } from '@z4j/protocol';
-import { buildAuditCanonicalFields, computeRowHmac, type AuditCanonicalFields, type AuditOutcome } from './audit-canonical.js';
+import { buildAuditCanonicalFields, computeRowHmac, type AuditCanonicalFields } from './audit-canonical.js';
 import { occurredAtText } from './audit-timestamp.js';
 
 /**
@@ -47,24 +47,12 @@ export interface VerifyAuditChainResult {
   readonly reachedLimit: boolean;
 }
 
-interface DbAuditRow {
-  readonly id: string;
-  readonly action: string;
-  readonly target_type: string;
-  readonly target_id: string | null;
-  readonly result: string;
-  readonly outcome: AuditOutcome;
-  readonly event_id: string | null;
-  readonly user_id: string | null;
-  readonly api_key_id: string | null;
-  readonly project_id: string | null;
-  readonly source_ip: string | null;
-  readonly user_agent: string | null;
+/** A stored row as the verifier reads it: the signed fields, with metadata and the timestamp as Postgres' own text. */
+type DbAuditRow = Omit<AuditCanonicalFields, 'version' | 'metadata' | 'occurred_at'> & {
   readonly metadata_text: string;
   readonly occurred_at_text: string;
   readonly row_hmac: string;
-  readonly prev_row_hmac: string | null;
-}
+};
 
 /**
  * Verifies the oldest `limit` rows. Reads them in pages inside one

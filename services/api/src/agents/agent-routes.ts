@@ -7,8 +7,7 @@ import { decodeTimestampCursor, olderThan, timestampCursorKey, timestampText } f
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
 import { decodeCursor, pageOf, paginationQuery } from '../http/pagination.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid, UUID_PATTERN } from '../http/uuid.js';
 
 const MintAgentBody = v.object({
   name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(200), v.regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')),
@@ -153,7 +152,7 @@ export function createAgentRoutes(deps: ApiDeps): AnyRoute[] {
       status: 204,
       handler: async ({ c, params, project, audit }) => {
         const agentId = (params.agentId ?? '').toLowerCase();
-        if (!UUID.test(agentId)) throw apiError.notFound('agent');
+        if (!isUuid(agentId)) throw apiError.notFound('agent');
         await deps.db
           .transaction()
           .execute(async (trx) => {
@@ -187,7 +186,7 @@ export function createAgentRoutes(deps: ApiDeps): AnyRoute[] {
       access: { kind: 'project', role: 'viewer' },
       query: v.object({
         ...paginationQuery(deps.settings).entries,
-        agent_id: v.optional(v.pipe(v.string(), v.regex(UUID, 'expected a uuid'))),
+        agent_id: v.optional(v.pipe(v.string(), v.regex(UUID_PATTERN, 'expected a uuid'))),
       }),
       handler: async ({ c, query, project }) => {
         let select = deps.db

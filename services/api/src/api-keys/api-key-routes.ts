@@ -8,8 +8,8 @@ import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
 import { pageOf, paginationQuery } from '../http/pagination.js';
 import { ADMIN_SCOPE, API_KEY_SCOPE_NAMES, API_KEY_SCOPES } from './api-key-scopes.js';
+import { isUuid } from '../http/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const DAY_MS = 86_400_000;
 /** Why a key stopped working, in `api_keys.revoked_reason`. */
@@ -211,7 +211,7 @@ export function createApiKeyRoutes(deps: ApiDeps): AnyRoute[] {
       handler: async ({ c, params, principal, audit }) => {
         const keyId = params.keyId ?? '';
         // Someone else's key answers exactly like a missing one.
-        if (!UUID.test(keyId)) throw apiError.notFound('api key');
+        if (!isUuid(keyId)) throw apiError.notFound('api key');
         const now = deps.now();
         await deps.db.transaction().execute(async (trx) => {
           const revoked = await trx

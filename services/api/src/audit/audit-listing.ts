@@ -5,8 +5,7 @@ import { exportFormatInput } from '../exports/table-export.js';
 import { pageOf, paginationQuery } from '../http/pagination.js';
 import { decodeTimestampCursor, olderThan, timestampCursorKey, timestampText } from './timestamp-cursor.js';
 import { timestampInput } from './timestamp-input.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID_PATTERN } from '../http/uuid.js';
 
 /**
  * `?cursor=&limit=&action=&user_id=&since=&until=` for audit lists: `action`
@@ -17,7 +16,7 @@ export function auditQuery(settings: { readonly restDefaultPageSize: number; rea
   return v.object({
     ...paginationQuery(settings).entries,
     action: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(80))),
-    user_id: v.optional(v.pipe(v.string(), v.regex(UUID, 'expected a uuid'))),
+    user_id: v.optional(v.pipe(v.string(), v.regex(UUID_PATTERN, 'expected a uuid'))),
     since: v.optional(timestampInput()),
     until: v.optional(timestampInput()),
     format: exportFormatInput(),

@@ -3,8 +3,7 @@ import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
 import { clearSessionCookies } from '../http/cookies.js';
 import { revokeSession, sessionRowExpiry } from '../http/principal.js';
 import { sessionPrincipalOf } from './user-view.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../http/uuid.js';
 
 /** "Where am I signed in": the caller's own live sessions, and revoking one of them. */
 export function createSessionRoutes(deps: ApiDeps): AnyRoute[] {
@@ -60,7 +59,7 @@ export function createSessionRoutes(deps: ApiDeps): AnyRoute[] {
       handler: async ({ c, params, principal, audit }) => {
         const caller = sessionPrincipalOf(principal);
         const sessionId = params.sessionId ?? '';
-        if (!UUID.test(sessionId)) throw apiError.notFound('session');
+        if (!isUuid(sessionId)) throw apiError.notFound('session');
         const current = sessionId.toLowerCase() === caller.session.id;
         await db.transaction().execute(async (trx) => {
           const row = await trx

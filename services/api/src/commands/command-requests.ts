@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import type { JsonObject } from '@z4j/protocol';
 import { apiError } from '../http/api-errors.js';
 import { asJson, type CommandAgent, type CommandSpec } from './command-issuer.js';
+import { UUID_PATTERN } from '../http/uuid.js';
 
 /**
  * The bodies of `POST /projects/{slug}/commands/<x>` and what each becomes
@@ -15,7 +16,6 @@ import { asJson, type CommandAgent, type CommandSpec } from './command-issuer.js
  * runs several must be told which (422), since it could not route otherwise.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Override args/kwargs, and bulk-retry's filter, are capped at this many bytes of JSON each. */
 export const MAX_JSON_BYTES = 64 * 1024;
 /** Celery's rate grammar: an integer, optionally per second/minute/hour; `0` clears the limit. */
@@ -44,7 +44,7 @@ const JsonDict = v.pipe(
 /** Fields every command body has. */
 const COMMON = {
   /** Must be an agent of this project (404 otherwise). */
-  agent_id: v.pipe(v.string(), v.regex(UUID, 'expected a uuid'), v.toLowerCase()),
+  agent_id: v.pipe(v.string(), v.regex(UUID_PATTERN, 'expected a uuid'), v.toLowerCase()),
   /** A repeat returns the first command instead of issuing another (≤200). */
   idempotency_key: v.optional(v.nullable(name(200)), null),
 };

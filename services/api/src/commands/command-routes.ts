@@ -30,8 +30,8 @@ import {
 } from './command-requests.js';
 import { commandPublic, findCommand, selectCommands, type CommandStatus } from './command-view.js';
 import { openCommandWaiter } from './command-waiter.js';
+import { isUuid, UUID_PATTERN } from '../http/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUSES = ['pending', 'dispatched', 'completed', 'failed', 'timeout', 'cancelled'] as const satisfies readonly CommandStatus[];
 
 /** bulk-retry and purge-queue: at most this many per client address per minute (the original's bulk-action throttle). */
@@ -256,7 +256,7 @@ export function createCommandRoutes(deps: ApiDeps): AnyRoute[] {
         ...paginationQuery(settings).entries,
         status: v.optional(v.picklist(STATUSES)),
         action: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
-        agent_id: v.optional(v.pipe(v.string(), v.regex(UUID, 'expected a uuid'), v.toLowerCase())),
+        agent_id: v.optional(v.pipe(v.string(), v.regex(UUID_PATTERN, 'expected a uuid'), v.toLowerCase())),
       }),
       handler: async ({ c, query, project }) => {
         let select = selectCommands(deps.db).where('commands.project_id', '=', project.id);
@@ -283,7 +283,7 @@ export function createCommandRoutes(deps: ApiDeps): AnyRoute[] {
       access: { kind: 'project', role: 'viewer' },
       handler: async ({ c, params, project }) => {
         const commandId = (params.commandId ?? '').toLowerCase();
-        const row = UUID.test(commandId) ? await findCommand(deps.db, project.id, commandId) : undefined;
+        const row = isUuid(commandId) ? await findCommand(deps.db, project.id, commandId) : undefined;
         if (!row) throw apiError.notFound('command');
         return c.json(commandPublic(row));
       },

@@ -8,6 +8,7 @@ import { cookieNames } from '@z4j/identity';
 import { DASHBOARD_CHANNEL, DASHBOARD_TOPICS, type DashboardTopic } from '@z4j/runtime';
 import type { ApiDeps, AuthUser } from '../http/api-types.js';
 import { sessionFromCookie } from '../http/principal.js';
+import { isUuid } from '../http/uuid.js';
 
 /** §10.3 close codes. */
 export const DashboardClose = {
@@ -39,7 +40,6 @@ function safeJson(text: string): unknown {
     return undefined;
   }
 }
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const SubscribeMessage = v.object({ type: v.literal('subscribe'), project_id: v.pipe(v.string(), v.uuid()) });
 const PingMessage = v.object({ type: v.literal('ping') });
@@ -117,7 +117,7 @@ export function createDashboardSockets(deps: ApiDeps): DashboardSockets {
    * only while this replica has dashboard sockets at all.
    */
   function onCommandUpdate(commandId: string): void {
-    if (byProject.size === 0 || !UUID.test(commandId)) return;
+    if (byProject.size === 0 || !isUuid(commandId)) return;
     pendingCommandIds.add(commandId.toLowerCase());
     commandBatch ??= setTimeout(() => {
       commandBatch = undefined;

@@ -6,8 +6,8 @@ import { timestampInput } from '../audit/timestamp-input.js';
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
 import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
+import { isUuid } from '../http/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const WORKER_STATES = ['online', 'offline', 'draining', 'unknown'] as const;
 
 /** What a worker did, from the task projection (`tasks.worker_name`), over the tasks created since a point in time. */
@@ -159,7 +159,7 @@ export function createFleetRoutes(deps: ApiDeps): AnyRoute[] {
       query: v.object(countsSince),
       handler: async ({ c, params, query, project }) => {
         const workerId = params.workerId ?? '';
-        if (!UUID.test(workerId)) throw apiError.notFound('worker');
+        if (!isUuid(workerId)) throw apiError.notFound('worker');
         const row = await selectWorkers(deps.db, project.id)
           .select('workers.metadata')
           .where('workers.id', '=', workerId)

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { apiError } from './api-errors.js';
+import { UUID_PATTERN } from './uuid.js';
 
 /**
  * Cursor pagination (§5.1): no offsets. A cursor is base64url (no padding) of
@@ -8,8 +9,6 @@ import { apiError } from './api-errors.js';
  * id), so a cursor names the last row seen and the next page starts after it.
  */
 export type CursorKey = readonly [Date | string | null, string];
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function encodeCursor([value, id]: CursorKey): string {
   const head = value === null ? ['null', null] : value instanceof Date ? ['dt', value.toISOString()] : ['raw', value];
@@ -22,7 +21,7 @@ const CursorShape = v.tuple([
     v.tuple([v.literal('null'), v.null()]),
     v.tuple([v.literal('raw'), v.pipe(v.string(), v.maxLength(500))]),
   ]),
-  v.pipe(v.string(), v.regex(UUID)),
+  v.pipe(v.string(), v.regex(UUID_PATTERN)),
 ]);
 
 /** The key a cursor names, or a 422 naming `query.cursor` when it is not one of ours. */

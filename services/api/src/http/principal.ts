@@ -14,6 +14,7 @@ import {
 } from '@z4j/identity';
 import { apiError } from './api-errors.js';
 import type { ApiContext, ApiDeps, AuthUser, Principal } from './api-types.js';
+import { isUuid } from './uuid.js';
 
 /** last_seen_at is written at most this often per session: a dashboard polling every second is not a write per poll. */
 const LAST_SEEN_WRITE_INTERVAL_MS = 60_000;
@@ -116,7 +117,7 @@ export async function sessionFromCookie(
     sessionSecret: settings.sessionSecret,
     previousSessionSecrets: settings.previousSessionSecrets,
   });
-  if (!verified.ok || !UUID.test(verified.sessionId)) throw apiError.unauthenticated('session is invalid or has expired');
+  if (!verified.ok || !isUuid(verified.sessionId)) throw apiError.unauthenticated('session is invalid or has expired');
   const row = await deps.db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
@@ -194,5 +195,3 @@ export async function revokeUserSessions(db: Kysely<Database>, userId: string, r
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -15,8 +15,9 @@ import {
 } from '../http/api-types.js';
 import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
 import { enrolmentGraceOver } from '../http/route-runner.js';
-import { EmailField, NameField, PasswordField, assertPasswordPolicy, isUuid } from '../users/user-fields.js';
+import { EmailField, NameField, PasswordField, assertPasswordPolicy } from '../users/user-fields.js';
 import { INVITATION_TTL_MS, invitationTokenHashCandidates, mintInvitationToken, hashInvitationToken } from './invitation-token.js';
+import { isUuid } from '../http/uuid.js';
 
 /** Per-IP budget of each public invitation route (preview, accept): tokens are 256-bit, this only bounds the load. */
 const PUBLIC_ATTEMPTS_PER_WINDOW = 20;

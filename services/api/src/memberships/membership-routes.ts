@@ -4,7 +4,8 @@ import { isUniqueViolation, type Database } from '@z4j/db';
 import { apiError } from '../http/api-errors.js';
 import { PROJECT_ROLES, defineRoute, type AnyRoute, type ApiDeps, type ProjectRole } from '../http/api-types.js';
 import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
-import { EmailField, isUuid } from '../users/user-fields.js';
+import { EmailField } from '../users/user-fields.js';
+import { isUuid } from '../http/uuid.js';
 
 const RoleField = v.picklist(PROJECT_ROLES, `expected one of ${PROJECT_ROLES.join(', ')}`);
 

@@ -4,8 +4,7 @@ import { cookieNames, hashTrustedDeviceId } from '@z4j/identity';
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiContext, type ApiDeps } from '../http/api-types.js';
 import { TRUSTED_DEVICE_COLUMNS, liveDevicesOf, toTrustedDeviceJson } from './trusted-device-store.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../http/uuid.js';
 
 const LabelBody = v.object({
   label: v.nullable(
@@ -16,7 +15,7 @@ const LabelBody = v.object({
 /** A device id from the path; anything that is not a UUID cannot name a device (404, like someone else's). */
 function deviceIdOf(params: Readonly<Record<string, string>>): string {
   const id = params.deviceId;
-  if (id === undefined || !UUID.test(id)) throw apiError.notFound('trusted device');
+  if (id === undefined || !isUuid(id)) throw apiError.notFound('trusted device');
   return id.toLowerCase();
 }
 

@@ -7,8 +7,7 @@ import { issueCommand, sourceIpOf, type CommandAgent } from '../commands/command
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps, type RouteInput } from '../http/api-types.js';
 import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../http/uuid.js';
 
 /** `trigger` fires a schedule's task at once: at most this many times per schedule per minute. */
 export const TRIGGERS_PER_SCHEDULE_PER_MINUTE = 6;
@@ -83,7 +82,7 @@ function schedulePublic(row: ScheduleRow): SchedulePublic {
 
 async function findSchedule(db: Kysely<Database>, projectId: string, scheduleId: string | undefined): Promise<ScheduleRow> {
   const id = (scheduleId ?? '').toLowerCase();
-  const row = UUID.test(id) ? await selectSchedules(db, projectId).where('id', '=', id).executeTakeFirst() : undefined;
+  const row = isUuid(id) ? await selectSchedules(db, projectId).where('id', '=', id).executeTakeFirst() : undefined;
   if (!row) throw apiError.notFound('schedule');
   return row;
 }

@@ -3,6 +3,7 @@ import * as v from 'valibot';
 import type { Database } from '@z4j/db';
 import { PASSWORD_MAX_LENGTH, canonicalizeEmail, checkPasswordPolicy } from '@z4j/identity';
 import { apiError } from '../http/api-errors.js';
+import {} from '../http/uuid.js';
 
 /**
  * Input fields and the public view of a user, shared by the users admin,
@@ -10,13 +11,6 @@ import { apiError } from '../http/api-errors.js';
  * and the unique index agree), one password policy, and one user shape
  * that never carries password_hash or mfa_secret_encrypted.
  */
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether a path parameter can be a row id; anything else is answered 404 before Postgres sees it (22P02). */
-export function isUuid(value: string | undefined): value is string {
-  return value !== undefined && UUID.test(value);
-}
 
 /** An email address, canonicalised in the schema so a bad one is a 422 naming its field. */
 export const EmailField = v.pipe(

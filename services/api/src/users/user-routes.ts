@@ -6,16 +6,8 @@ import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps } from '../http/api-types.js';
 import { decodeTextCursor, pageOf, paginationQuery } from '../http/pagination.js';
 import { revokeUserSessions } from '../http/principal.js';
-import {
-  EmailField,
-  NameField,
-  PasswordField,
-  USER_VIEW_COLUMNS,
-  assertPasswordPolicy,
-  escapeLike,
-  isUuid,
-  userView,
-} from './user-fields.js';
+import { EmailField, NameField, PasswordField, USER_VIEW_COLUMNS, assertPasswordPolicy, escapeLike, userView } from './user-fields.js';
+import { isUuid } from '../http/uuid.js';
 
 const CreateUserBody = v.object({
   email: EmailField,
