@@ -7,20 +7,15 @@
 //     connected to replica B acks and answers, the reply carries the final state.
 // Baseline in the same run: `select 1` round trips over one pg connection, so figures can be read against
 // the machine's own floor. Goals (issue 5): task list p95 < 50 ms, command round trip p99 < 25 ms.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openBrainDatabase } from '@z4j/db';
 import { mintAgent } from '@z4j/enrolment';
 import { hashApiKey, mintApiKey } from '@z4j/identity';
 import { FakeAgent, createMigratedTestDatabase, testPostgresOptions } from '@z4j/testing';
+import { startBrainProcess } from './brain-process.js';
 
 const SECRET = 'bench-master-secret-0123456789-abcdefghijklmnop';
-const BIN = fileURLToPath(new URL('../cli/bin/z4j.js', import.meta.url));
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const EVENTS_PER_TASK = 5;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
@@ -65,49 +60,13 @@ async function seed(client, projectId) {
   return (performance.now() - started) / 1000;
 }
 
-async function startReplica(databaseUrl, name) {
-  const home = mkdtempSync(join(tmpdir(), `z4j-bench-api-${name}-`));
-  const child = spawn(process.execPath, [BIN, 'serve', '--only', 'gateway,ingest,api,workers', '--host', '127.0.0.1', '--port', '0'], {
-    env: {
-      ...process.env,
-      Z4J_HOME: home,
-      Z4J_DATABASE_URL: databaseUrl,
-      Z4J_SECRET: SECRET,
-      Z4J_SESSION_SECRET: SECRET,
-      Z4J_PUBLIC_URL: 'http://127.0.0.1:7700',
-      Z4J_ENVIRONMENT: 'dev',
-      Z4J_LOG_LEVEL: 'info',
-      Z4J_RATELIMIT_COMMANDS_PER_MINUTE: '1000000',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+function startReplica(databaseUrl) {
+  return startBrainProcess({
+    databaseUrl,
+    secret: SECRET,
+    services: 'gateway,ingest,api,workers',
+    env: { Z4J_ENVIRONMENT: 'dev', Z4J_RATELIMIT_COMMANDS_PER_MINUTE: '1000000' },
   });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('"lifecycle:listening"'));
-      if (line) {
-        child.stdout.off('data', onData);
-        child.stdout.resume();
-        resolve(JSON.parse(line).url);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`replica ${name} exited with ${code}`)));
-  });
-  for (let attempt = 0; attempt < 600; attempt += 1) {
-    if ((await fetch(`${url}/api/v1/health/ready`)).status === 200) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    url,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(home, { recursive: true, force: true });
-    },
-  };
 }
 
 async function timeRequests(label, count, makeRequest) {
@@ -150,7 +109,7 @@ try {
   });
   console.log(`  baseline: one pg round trip (select 1)       p50 ${ms(floor.p50)}, p95 ${ms(floor.p95)}`);
 
-  replicas.push(await startReplica(database.url, 'a'), await startReplica(database.url, 'b'));
+  replicas.push(await startReplica(database.url), await startReplica(database.url));
   const [a, b] = replicas;
   const headers = { authorization: `Bearer ${key.token}` };
   const get = (path) => fetch(`${a.url}/api/v1/projects/bench${path}`, { headers });

@@ -7,22 +7,18 @@
 //   3. gateway memory per idle connection with 5,000 idle agents.
 // The gateway+ingest run as a separate `z4j serve --only gateway,ingest` process; the load
 // generator (this process) signs every frame itself, on the same 2 cores.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { openBrainDatabase } from '@z4j/db';
 import { mintAgent } from '@z4j/enrolment';
 import { FakeAgent, createMigratedTestDatabase, taskEvent, testPostgresOptions } from '@z4j/testing';
+import { startBrainProcess } from './brain-process.js';
 
 const SECRET = 'bench-master-secret-0123456789-abcdefghijklmnop';
-const BIN = fileURLToPath(new URL('../cli/bin/z4j.js', import.meta.url));
 const N_COPY = Number(process.env.BENCH_COPY_ROWS ?? 100_000);
 const N_BATCHED = Number(process.env.BENCH_BATCHED_EVENTS ?? 100_000);
 const N_SINGLE = Number(process.env.BENCH_SINGLE_EVENTS ?? 30_000);
@@ -111,60 +107,15 @@ async function rawCopy(databaseUrl) {
 }
 
 async function startGateway(databaseUrl, extraEnv = {}) {
-  const home = mkdtempSync(join(tmpdir(), 'z4j-bench-'));
-  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the brain process.
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--only', 'gateway,ingest', '--host', '127.0.0.1', '--port', '0'], {
-    env: {
-      ...process.env,
-      Z4J_HOME: home,
-      Z4J_DATABASE_URL: databaseUrl,
-      Z4J_SECRET: SECRET,
-      Z4J_SESSION_SECRET: SECRET,
-      Z4J_PUBLIC_URL: 'http://127.0.0.1:7700',
-      Z4J_METRICS_PUBLIC: 'true',
-      // info: the listening line carries the port.
-      Z4J_LOG_LEVEL: 'info',
-      Z4J_RATELIMIT_EVENTS_PER_SECOND: '10000000',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const brain = await startBrainProcess({
+    databaseUrl,
+    secret: SECRET,
+    services: 'gateway,ingest',
+    env: { Z4J_RATELIMIT_EVENTS_PER_SECOND: '10000000', ...extraEnv },
+    // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the brain process.
+    nodeArgs: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('"lifecycle:listening"'));
-      if (line) {
-        child.stdout.off('data', onData);
-        child.stdout.resume(); // keep draining the child's logs
-        resolve(JSON.parse(line).url);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-  // lifecycle:listening comes before ready; wait for readiness.
-  for (let attempt = 0; attempt < 600; attempt += 1) {
-    if ((await fetch(`${url}/api/v1/health/ready`)).status === 200) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    url,
-    pid: child.pid,
-    agentUrl: `${url.replace(/^http/, 'ws')}/ws/agent`,
-    async metric(name) {
-      const text = await (await fetch(`${url}/metrics`)).text();
-      const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text);
-      return match ? Number(match[1]) : NaN;
-    },
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(home, { recursive: true, force: true });
-    },
-  };
+  return { ...brain, agentUrl: `${brain.url.replace(/^http/, 'ws')}/ws/agent` };
 }
 
 /** Sends `total` events, `perFrame` per frame, keeping `window` frames unacked per agent. */
