@@ -215,16 +215,10 @@ describeEachDatabase('agents over HTTP', postgres, ({ skip, test }) => {
         .execute();
     }
 
-    const seen: { worker_id: string; agent_name: string }[] = [];
-    let cursor: string | null = null;
     const viewerJar = await harness.sessionJar(viewer);
-    do {
-      const path: string = `/api/v1/projects/alpha/agent-workers?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`;
-      const page = await harness.request('GET', path, { jar: viewerJar });
-      expect(page.status).toBe(200);
-      seen.push(...page.body.items);
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
+    const seen: { worker_id: string; agent_name: string }[] = (
+      await harness.walkPages('/api/v1/projects/alpha/agent-workers', { jar: viewerJar, limit: 2 })
+    ).items;
     expect(seen.map((worker) => worker.worker_id).sort()).toEqual(['', 'celery-100-1', 'celery-101-1', 'django-200-1', 'rq-300-1']);
     expect(
       seen
@@ -254,14 +248,9 @@ describeEachDatabase('agents over HTTP', postgres, ({ skip, test }) => {
     const jar = await harness.sessionJar(admin);
     const names = ['delta', 'alpha', 'charlie', 'bravo', 'echo'];
     for (const name of names) expect((await mint(harness, jar, name)).status).toBe(201);
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const path: string = `/api/v1/projects/alpha/agents?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`;
-      const page = await harness.request('GET', path, { jar });
-      seen.push(...page.body.items.map((agent: { name: string }) => agent.name));
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
+    const seen: string[] = (await harness.walkPages('/api/v1/projects/alpha/agents', { jar, limit: 2 })).items.map(
+      (agent: { name: string }) => agent.name,
+    );
     expect(seen).toEqual([...names].sort());
   });
 });

@@ -233,16 +233,7 @@ describeEachDatabase('API keys over HTTP', postgres, ({ skip, test }) => {
     }
     await harness.createApiKey(await harness.createUser(), ['home:read']);
 
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const query: string = cursor === null ? '?limit=3' : `?limit=3&cursor=${cursor}`;
-      const page = await harness.request('GET', `/api/v1/api-keys${query}`, { jar });
-      expect(page.status).toBe(200);
-      expect(page.body.items.length).toBeLessThanOrEqual(3);
-      seen.push(...page.body.items.map((key: { id: string }) => key.id));
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
+    const seen: string[] = (await harness.walkPages('/api/v1/api-keys', { jar, limit: 3 })).items.map((key: { id: string }) => key.id);
     expect([...seen].sort()).toEqual([...created].sort());
     expect(seen.slice(0, 1)).toEqual([created[6]]);
     expect((await harness.request('GET', '/api/v1/api-keys?cursor=bogus', { jar })).status).toBe(422);

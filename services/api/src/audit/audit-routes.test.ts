@@ -32,18 +32,7 @@ describeEachDatabase('audit log over HTTP', postgres, ({ skip, test }) => {
   }
 
   async function walk(harness: ApiHarness, path: string, jar: CookieJar, limit: number): Promise<RowView[]> {
-    const rows: RowView[] = [];
-    let cursor: string | null = null;
-    const separator = path.includes('?') ? '&' : '?';
-    do {
-      const url: string = `${path}${separator}limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`;
-      const page = await harness.request('GET', url, { jar });
-      expect(page.status).toBe(200);
-      expect(page.body.items.length).toBeLessThanOrEqual(limit);
-      rows.push(...page.body.items);
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
-    return rows;
+    return (await harness.walkPages(path, { jar, limit })).items as RowView[];
   }
 
   it.skipIf(skip)('a project admin pages through every row of the project exactly once, newest first, in the stored shape', async () => {

@@ -606,18 +606,9 @@ describeEachDatabase('command routes', postgres, ({ kind, skip, test }) => {
     await harness.db.updateTable('commands').set({ status: 'completed' }).where('id', '=', ids[0]!).execute();
 
     const all = await harness.db.selectFrom('commands').select('id').orderBy('issued_at', 'desc').orderBy('id', 'desc').execute();
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { status: number; body: { items: { id: string }[]; next_cursor: string | null } } = await harness.request(
-        'GET',
-        `/api/v1/projects/alpha/commands?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
-        { jar: w.viewer },
-      );
-      expect(page.status).toBe(200);
-      seen.push(...page.body.items.map((item) => item.id));
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
+    const seen: string[] = (await harness.walkPages('/api/v1/projects/alpha/commands', { jar: w.viewer, limit: 3 })).items.map(
+      (item: { id: string }) => item.id,
+    );
     expect(seen).toEqual(all.map((row) => row.id));
     expect(seen).toHaveLength(8);
 

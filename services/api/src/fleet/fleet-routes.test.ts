@@ -16,17 +16,8 @@ describeEachDatabase('workers and queues over HTTP', postgres, ({ skip, test }) 
     return { harness, alphaId, betaId, jar: await harness.sessionJar(viewer) };
   }
 
-  async function walk(harness: ApiHarness, jar: CookieJar, path: string, limit: number) {
-    const items: Record<string, unknown>[] = [];
-    let cursor: string | null = null;
-    do {
-      const url: string = `${path}${path.includes('?') ? '&' : '?'}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = await harness.request('GET', url, { jar });
-      expect(page.status, page.text).toBe(200);
-      items.push(...page.body.items);
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
-    return items;
+  async function walk(harness: ApiHarness, jar: CookieJar, path: string, limit: number): Promise<Record<string, unknown>[]> {
+    return (await harness.walkPages(path, { jar, limit })).items as Record<string, unknown>[];
   }
 
   it.skipIf(skip)(

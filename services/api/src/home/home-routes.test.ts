@@ -132,18 +132,13 @@ describeEachDatabase('home cards over HTTP', postgres, ({ skip, test }) => {
     ).map((row) => row.task_id);
     expect(expected.length).toBeGreaterThan(20);
 
-    const walk = async (walker: CookieJar, limit: number) => {
-      const seen: { task_id: string; project_slug: string; exception: string; created_at: string }[] = [];
-      let cursor: string | null = null;
-      do {
-        const url: string = `/api/v1/home/recent-failures?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
-        const page = await harness.request('GET', url, { jar: walker });
-        expect(page.status, page.text).toBe(200);
-        seen.push(...page.body.items);
-        cursor = page.body.next_cursor;
-      } while (cursor !== null);
-      return seen;
-    };
+    const walk = async (walker: CookieJar, limit: number) =>
+      (await harness.walkPages('/api/v1/home/recent-failures', { jar: walker, limit })).items as {
+        task_id: string;
+        project_slug: string;
+        exception: string;
+        created_at: string;
+      }[];
     for (const limit of [1, 4, 50]) {
       const seen = await walk(jar, limit);
       expect(seen.map((row) => row.task_id)).toEqual(expected);

@@ -287,16 +287,9 @@ describeEachDatabase('invitation routes', postgres, ({ skip, test }) => {
     const jar = await harness.sessionJar(await harness.createUser({ memberships: { alpha: 'admin' } }));
     const emails = ['e@example.com', 'a@example.com', 'd@example.com', 'b@example.com', 'c@example.com'];
     for (const email of emails) await invite(harness, jar, email);
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const query: string = cursor === null ? '' : `&cursor=${cursor}`;
-      const page = await harness.request('GET', `/api/v1/projects/alpha/invitations?limit=2${query}`, { jar });
-      seen.push(...page.body.items.map((item: { email: string }) => item.email));
-      cursor = page.body.next_cursor;
-      pages += 1;
-    } while (cursor !== null && pages < 10);
+    const walked = await harness.walkPages('/api/v1/projects/alpha/invitations', { jar, limit: 2, maxPages: 10 });
+    const seen: string[] = walked.items.map((item: { email: string }) => item.email);
+    const pages = walked.pages;
     expect(seen).toEqual([...emails].sort());
     expect(pages).toBe(3);
   });

@@ -226,17 +226,9 @@ describeEachDatabase('membership routes', postgres, ({ kind, skip, test }) => {
       await harness.db.insertInto('memberships').values({ user_id: user.id, project_id: alphaId, role: 'viewer' }).execute();
     }
     const jar = await harness.sessionJar(admin);
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const query: string = cursor === null ? '' : `&cursor=${cursor}`;
-      const page = await harness.request('GET', `/api/v1/projects/alpha/memberships?limit=3${query}`, { jar });
-      expect(page.status).toBe(200);
-      seen.push(...page.body.items.map((member: { email: string }) => member.email));
-      cursor = page.body.next_cursor;
-      pages += 1;
-    } while (cursor !== null && pages < 10);
+    const walked = await harness.walkPages('/api/v1/projects/alpha/memberships', { jar, limit: 3, maxPages: 10 });
+    const seen: string[] = walked.items.map((member: { email: string }) => member.email);
+    const pages = walked.pages;
     expect(seen).toEqual(['a-admin@example.com', ...Array.from({ length: 6 }, (_, index) => `member${index}@example.com`)]);
     expect(pages).toBe(3);
   });

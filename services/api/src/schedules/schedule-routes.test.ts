@@ -192,18 +192,9 @@ describeEachDatabase('schedule routes', postgres, ({ skip, test }) => {
     for (const name of ['b-weekly', 'a-daily', 'c-monthly', 'a-daily-2'])
       await insertSchedule(harness.db, projectId, { name, scheduler: 'z4j-scheduler' });
 
-    const names: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: { status: number; body: { items: { name: string }[]; next_cursor: string | null } } = await harness.request(
-        'GET',
-        `/api/v1/projects/alpha/schedules?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
-        { jar: w.viewer },
-      );
-      expect(page.status).toBe(200);
-      names.push(...page.body.items.map((item) => item.name));
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
+    const names: string[] = (await harness.walkPages('/api/v1/projects/alpha/schedules', { jar: w.viewer, limit: 2 })).items.map(
+      (item: { name: string }) => item.name,
+    );
     expect(names).toEqual(['a-daily', 'a-daily-2', 'b-weekly', 'c-monthly', 'nightly-report']);
     const filtered = await harness.request('GET', '/api/v1/projects/alpha/schedules?scheduler=celery-beat', { jar: w.viewer });
     expect(filtered.body.items.map((item: { name: string }) => item.name)).toEqual(['nightly-report']);

@@ -148,21 +148,11 @@ describeEachDatabase('tasks over HTTP', postgres, ({ skip, test }) => {
       select ${betaId}::uuid, 'celery', 'q-' || i, 'app.page', timestamptz '2026-03-01 12:00:00+00'
         from generate_series(1, 50) as i`.execute(harness.db);
 
-    const seen: string[] = [];
-    const keys: string[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const url: string = `/api/v1/projects/alpha/tasks?limit=500&fields=id,task_id,created_at${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = await harness.request('GET', url, { jar });
-      expect(page.status).toBe(200);
-      for (const item of page.body.items as { id: string; task_id: string; created_at: string }[]) {
-        seen.push(item.task_id);
-        keys.push(`${item.created_at}|${item.id}`);
-      }
-      cursor = page.body.next_cursor;
-      pages += 1;
-    } while (cursor !== null);
+    const walked = await harness.walkPages('/api/v1/projects/alpha/tasks?fields=id,task_id,created_at', { jar, limit: 500 });
+    const items = walked.items as { id: string; task_id: string; created_at: string }[];
+    const seen = items.map((item) => item.task_id);
+    const keys = items.map((item) => `${item.created_at}|${item.id}`);
+    const pages = walked.pages;
 
     expect(pages).toBe(20);
     expect(seen).toHaveLength(10_000);
@@ -171,18 +161,12 @@ describeEachDatabase('tasks over HTTP', postgres, ({ skip, test }) => {
     const sorted = [...keys].sort().reverse();
     expect(keys).toEqual(sorted);
     // The same walk with a filter and a different page size.
-    const filtered = new Set<string>();
-    cursor = null;
-    do {
-      const url: string = `/api/v1/projects/alpha/tasks?limit=333&state=success&fields=task_id${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = await harness.request('GET', url, { jar });
-      for (const item of page.body.items as { task_id: string }[]) {
-        expect(filtered.has(item.task_id)).toBe(false);
-        filtered.add(item.task_id);
-      }
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
-    expect(filtered.size).toBe(10_000);
+    const filtered = (await harness.walkPages('/api/v1/projects/alpha/tasks?state=success&fields=task_id', { jar, limit: 333 })).items.map(
+      (item: { task_id: string }) => item.task_id,
+    );
+    // No task twice, none missing.
+    expect(filtered).toHaveLength(10_000);
+    expect(new Set(filtered).size).toBe(10_000);
   });
 
   it.skipIf(skip)('shows one task in full, and 404s an unknown one or one of another project', async () => {
@@ -323,15 +307,9 @@ describeEachDatabase('tasks over HTTP', postgres, ({ skip, test }) => {
       ])
       .execute();
 
-    const walked: { kind: string; occurred_at: string; id: string }[] = [];
-    let cursor: string | null = null;
-    do {
-      const url: string = `/api/v1/projects/alpha/events?task_id=t-1&engine=celery&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = await harness.request('GET', url, { jar });
-      expect(page.status, page.text).toBe(200);
-      walked.push(...page.body.items);
-      cursor = page.body.next_cursor;
-    } while (cursor !== null);
+    const walked: { kind: string; occurred_at: string; id: string }[] = (
+      await harness.walkPages('/api/v1/projects/alpha/events?task_id=t-1&engine=celery', { jar, limit: 2 })
+    ).items;
     expect(walked).toHaveLength(5);
     expect(walked.map((row) => row.occurred_at.slice(-12))).toEqual([
       '000000+00:00',

@@ -91,6 +91,13 @@ export interface ApiHarness {
   createApiKey(user: TestUser, scopes: readonly string[], projectId?: string | null): Promise<string>;
   /** Empties users, sessions, keys, projects and setup tokens (suites share one database per kind). */
   reset(): Promise<void>;
+  /**
+   * Follows `next_cursor` from the first page of a cursor-paginated list to its last, and returns every
+   * item in order with the number of pages. Each page must answer 200 with at most `limit` items; the walk
+   * stops with an error after `maxPages` (a cursor that never ends is a bug, not a long list).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read arbitrary JSON replies
+  walkPages(path: string, options: { jar?: CookieJar; limit: number; maxPages?: number }): Promise<{ items: any[]; pages: number }>;
 }
 
 /**
@@ -246,6 +253,23 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
         })
         .execute();
       return minted.token;
+    },
+    async walkPages(path, { jar, limit, maxPages = 1000 }) {
+      const items: unknown[] = [];
+      const separator = path.includes('?') ? '&' : '?';
+      let cursor: string | null = null;
+      for (let pages = 1; pages <= maxPages; pages += 1) {
+        const page = await harness.request('GET', `${path}${separator}limit=${limit}${cursor === null ? '' : `&cursor=${cursor}`}`, {
+          jar,
+        });
+        if (page.status !== 200) throw new Error(`GET ${path} page ${pages}: ${page.status} ${page.text}`);
+        const body = page.body as { items: unknown[]; next_cursor: string | null };
+        if (body.items.length > limit) throw new Error(`GET ${path} page ${pages}: ${body.items.length} items for limit ${limit}`);
+        items.push(...body.items);
+        cursor = body.next_cursor;
+        if (cursor === null) return { items, pages };
+      }
+      throw new Error(`GET ${path}: still paging after ${maxPages} pages`);
     },
     async reset() {
       // Children first; audit_log is append-only and has no foreign keys, so it stays.

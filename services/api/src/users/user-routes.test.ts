@@ -140,18 +140,9 @@ describeEachDatabase('user admin routes', postgres, ({ kind, skip, test }) => {
     await harness.db.updateTable('users').set({ display_name: 'Jo 100%' }).where('email', '=', 'userj0@example.com').execute();
     const jar = await harness.sessionJar(admin);
 
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    let pages = 0;
-    do {
-      const query: string = cursor === null ? '' : `&cursor=${cursor}`;
-      const page = await harness.request('GET', `/api/v1/users?limit=3${query}`, { jar });
-      expect(page.status).toBe(200);
-      expect(page.body.items.length).toBeLessThanOrEqual(3);
-      seen.push(...page.body.items.map((user: { email: string }) => user.email));
-      cursor = page.body.next_cursor;
-      pages += 1;
-    } while (cursor !== null && pages < 20);
+    const walked = await harness.walkPages('/api/v1/users', { jar, limit: 3, maxPages: 20 });
+    const seen: string[] = walked.items.map((user: { email: string }) => user.email);
+    const pages = walked.pages;
     expect(seen).toEqual([...emails].sort());
     expect(new Set(seen).size).toBe(10);
     expect(pages).toBe(4);
