@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalBytes, type JsonObject } from '@z4j/protocol';
 import { FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
-import { settled, startTestBrain, type TestBrain } from './test-brain.js';
+import { settled, settledQueueDepth, startTestBrain, type TestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 
@@ -56,18 +56,7 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
     const task = await db.selectFrom('tasks').select(['state', 'name']).where('task_id', '=', 'task-1').executeTakeFirstOrThrow();
     expect(task).toEqual({ state: 'started', name: 'app.tasks.add' });
     // Heartbeats are handled in order with the session's other writes; poll the projection, bounded.
-    const depth = await settled(
-      async () =>
-        (
-          await db
-            .selectFrom('queues')
-            .select('pending_count')
-            .where('project_id', '=', minted.project_id)
-            .where('name', '=', 'default')
-            .executeTakeFirst()
-        )?.pending_count,
-      (value) => value !== undefined,
-    );
+    const depth = await settledQueueDepth(db, minted.project_id, 'default');
     expect(depth).toBe(7);
 
     await agent.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
-import { settled, startTestBrain } from './test-brain.js';
+import { settledQueueDepth, startTestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 
@@ -41,18 +41,7 @@ describe.skipIf(!postgres.available)('resend storm', () => {
       agent.heartbeat({ 'celery.queue_depths': JSON.stringify({ storm: 3 }) });
       await agent.waitForAck(agent.eventBatch([]));
       const db = test.brain.database.db;
-      const depth = await settled(
-        async () =>
-          (
-            await db
-              .selectFrom('queues')
-              .select('pending_count')
-              .where('project_id', '=', minted.project_id)
-              .where('name', '=', 'storm')
-              .executeTakeFirst()
-          )?.pending_count,
-        (value) => value !== undefined,
-      );
+      const depth = await settledQueueDepth(db, minted.project_id, 'storm');
       expect(depth).toBe(3);
 
       // The batch was stored once; every repeat was answered from memory.

@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { Database } from '@z4j/db';
 import { mintAgent, type MintedAgent } from '@z4j/enrolment';
 import { bootBrain, SERVICE_NAMES, type BrainProcess, type ServiceName } from '@z4j/runtime';
 import { createMigratedTestDatabase } from '@z4j/testing';
@@ -86,4 +88,23 @@ export async function settled<T>(read: () => Promise<T>, isDone: (value: T) => b
     value = await read();
   }
   return value;
+}
+
+/**
+ * A queue's depth once a heartbeat has been projected (heartbeats are written in order with the
+ * session's other writes, so the test polls, bounded); undefined if it never appears.
+ */
+export function settledQueueDepth(db: Kysely<Database>, projectId: string, queue: string): Promise<number | null | undefined> {
+  return settled(
+    async () =>
+      (
+        await db
+          .selectFrom('queues')
+          .select('pending_count')
+          .where('project_id', '=', projectId)
+          .where('name', '=', queue)
+          .executeTakeFirst()
+      )?.pending_count,
+    (value) => value !== undefined,
+  );
 }
