@@ -1,22 +1,12 @@
 import type { Kysely, Selectable, Updateable } from 'kysely';
 import * as v from 'valibot';
 import { isUniqueViolation, type Database } from '@z4j/db';
+import { canonicalTimeZone } from '../auth/time-zone.js';
 import { apiError } from '../http/api-errors.js';
 import { defineRoute, type AnyRoute, type ApiDeps, type Principal, type ProjectRole } from '../http/api-types.js';
 
 /** The projects.slug CHECK constraint, so a bad slug is a 422 and not a database error. */
 const SLUG_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
-
-/** An IANA zone name the runtime knows (`UTC`, `Europe/Paris`); offsets like `+01:00` are refused. */
-function isTimeZone(name: string): boolean {
-  if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(name)) return false;
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const SchedulerName = v.pipe(
   v.string(),
@@ -29,7 +19,10 @@ const projectFields = {
   name: v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200)),
   description: v.nullable(v.pipe(v.string(), v.maxLength(2000))),
   environment: v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(64)),
-  timezone: v.pipe(v.string(), v.check(isTimeZone, 'expected an IANA time zone such as UTC or Europe/Paris')),
+  timezone: v.pipe(
+    v.string(),
+    v.check((name) => canonicalTimeZone(name) !== undefined, 'expected an IANA time zone such as UTC or Europe/Paris'),
+  ),
   retention_days: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650)),
   default_scheduler_owner: SchedulerName,
   allowed_schedulers: v.nullable(
