@@ -61,6 +61,11 @@ const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
 const MAX_FRAME_ID_LENGTH = 64;
 /** How many committed event_batch frame ids a session remembers for instant re-acks. */
 const COMMITTED_IDS = 4096;
+/**
+ * How many pushed-but-unanswered command ids a session remembers to skip their ack write; one that falls out
+ * (a flood of unanswered commands) only costs its ack a no-op UPDATE.
+ */
+const PUSHED_COMMAND_IDS = 1024;
 /** First and longest socket pause when an agent keeps repeating frames it has already sent. */
 const STORM_PAUSE_MS = { initial: 50, max: 2_000 } as const;
 /**
@@ -132,6 +137,8 @@ export class AgentSession {
   readonly #inFlight = new Set<string>();
   readonly #committed = new BoundedLru<string, { readonly result: IngestBatchResult; reackedAt: number }>(COMMITTED_IDS);
   #writes: Promise<void> = Promise.resolve();
+  /** Commands this session pushed: each was claimed (dispatched) first, so their `command_ack` needs no write. */
+  readonly #pushed = new BoundedLru<string, true>(PUSHED_COMMAND_IDS);
   #statusTimes: number[] = [];
   readonly connectedAt: Date;
   readonly sessionId = randomUUID();
@@ -235,7 +242,10 @@ export class AgentSession {
       timeout_seconds: this.deps.commandTimeoutSeconds,
       issued_by: command.issuedBy,
     });
-    if (sent) this.deps.metrics.commandsPushed.inc();
+    if (sent) {
+      this.deps.metrics.commandsPushed.inc();
+      this.#pushed.set(command.id, true);
+    }
     return sent;
   }
 
@@ -303,9 +313,11 @@ export class AgentSession {
         this.#onAgentStatus(frame);
         return;
       case 'command_ack':
+        // A command this session pushed is already dispatched (claimed before the push): nothing to write, and
+        // skipping the round trip keeps it off the command's latency (the result waits behind it in #writes).
+        if (this.#pushed.has(id)) return;
         this.#serialWrite('command_ack', async () => {
           if (!UUID.test(id) || !this.#agent) return;
-          // Usually a no-op: a pushed command was claimed (dispatched) before the push.
           if (await this.deps.store.commandAcknowledged(this.#agent, id, this.deps.now())) this.deps.commandsChanged([id]);
         });
         return;
@@ -500,6 +512,7 @@ export class AgentSession {
     const success = parsed.success && parsed.output.status === 'success';
     const result = parsed.success ? ((parsed.output.result as JsonValue | undefined) ?? null) : null;
     const error = parsed.success ? (parsed.output.error ?? null) : 'malformed command_result payload';
+    this.#pushed.delete(commandId);
     this.#serialWrite('command_result', async () => {
       const outcome = await this.deps.store.commandFinished(agent, commandId, { success, result, error }, this.deps.now());
       if (outcome === 'updated') this.deps.commandsChanged([commandId]);

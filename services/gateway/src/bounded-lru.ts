@@ -22,6 +22,10 @@ export class BoundedLru<K, V> {
     if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as K);
   }
 
+  delete(key: K): boolean {
+    return this.#entries.delete(key);
+  }
+
   has(key: K): boolean {
     return this.#entries.has(key);
   }

@@ -6,7 +6,8 @@ import type { JsonObject, JsonValue } from '@z4j/protocol';
 import { apiError } from '../http/api-errors.js';
 import type { ApiContext, ApiDeps, ProjectAccess } from '../http/api-types.js';
 import { commandErrors } from './command-errors.js';
-import { commandPublic, selectCommands, type CommandPublic } from './command-view.js';
+import { COMMAND_COLUMNS, commandPublic, selectCommands, type CommandPublic, type CommandRow } from './command-view.js';
+import { timestampText } from '../audit/timestamp-cursor.js';
 
 // The channels are defined once, beside the notifier: the gateways LISTEN on z4j_commands (`{"c","a"}`, §10.2), and
 // gateways and workers publish z4j_command_updates (payload = the command id) after every status change.
@@ -84,55 +85,43 @@ export function sourceIpOf(c: ApiContext): string | null {
  * Issues one command (reference §3.1, issue flow):
  *
  * 1. In one transaction, under a per-project advisory lock: a repeated
- *    `(project_id, idempotency_key)` returns the first row unchanged; else the
- *    project's budget (Z4J_RATELIMIT_COMMANDS_PER_MINUTE, counted over the
- *    commands users issued in the last minute, so it holds across API
- *    replicas) is checked (429), the row is inserted as `pending` with
- *    `timeout_at = now + Z4J_COMMAND_TIMEOUT_SECONDS`, and the audit row
- *    `command.issue.<action>` is appended.
+ *    `(project_id, idempotency_key)` returns the first row unchanged; else one
+ *    INSERT … SELECT … WHERE checks the project's budget
+ *    (Z4J_RATELIMIT_COMMANDS_PER_MINUTE, counted over the commands users
+ *    issued in the last minute, so it holds across API replicas), inserts the
+ *    row as `pending` with `timeout_at = now + Z4J_COMMAND_TIMEOUT_SECONDS`
+ *    and returns it. The audit row `command.issue.<action>` is appended.
  * 2. Commit.
  * 3. NOTIFY `z4j_commands` `{"c","a"}`: the gateway replica holding the agent
  *    claims the row (pending → dispatched) and pushes the frame. Sent only
  *    after the commit, so the claim always finds the row. A lost NOTIFY only
  *    delays delivery: the gateways' reconcile loop re-reads pending rows.
  *
- * The lock serialises issuance per project, which makes the budget exact;
- * the insert still says `on conflict do nothing` and re-selects, so a writer
- * that does not take the lock (another service issuing with the same key)
- * cannot make a duplicate key fail with a 500.
+ * Every round trip here is on the latency of `?wait=true` (issue 5's goal), so
+ * the budget check, the insert and the re-read are one statement.
+ * The lock serialises issuance per project, which makes the budget exact; the
+ * insert still says `on conflict do nothing`, so a writer that does not take
+ * the lock (another service issuing with the same key) cannot make a duplicate
+ * key fail with a 500.
  */
 export async function issueCommand(deps: ApiDeps, options: IssueCommandOptions): Promise<IssuedCommand> {
   const { project, agent, spec, idempotencyKey } = options;
   if (!project.isActive) throw commandErrors.projectArchived();
   const now = deps.now();
+  const perMinute = deps.settings.ratelimitCommandsPerMinute;
   const issued = await deps.db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${ISSUE_LOCK_CLASS}::int, hashtext(${project.id}::text))`.execute(trx);
     const earlier = idempotencyKey === null ? undefined : await findByKey(trx, project.id, idempotencyKey);
     if (earlier) return { row: earlier, created: false };
-    await assertWithinBudget(trx, project.id, now, deps.settings.ratelimitCommandsPerMinute);
 
-    const inserted = await trx
-      .insertInto('commands')
-      .values({
-        project_id: project.id,
-        issued_by: options.issuedBy,
-        agent_id: agent.id,
-        action: spec.action,
-        target_type: spec.targetType,
-        target_id: spec.targetId,
-        payload: jsonText(spec.payload),
-        idempotency_key: idempotencyKey,
-        status: 'pending',
-        issued_at: now,
-        timeout_at: new Date(now.getTime() + deps.settings.commandTimeoutSeconds * 1000),
-        source_ip: options.sourceIp,
-      })
-      .onConflict((oc) => oc.columns(['project_id', 'idempotency_key']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) {
-      // Only reachable with a key (NULLs never conflict), taken by a writer outside this lock that has committed.
-      return { row: (await findByKey(trx, project.id, idempotencyKey!))!, created: false };
+    const row = await insertWithinBudget(trx, { ...options, now, timeoutSeconds: deps.settings.commandTimeoutSeconds, perMinute });
+    if (!row) {
+      // Nothing inserted: the key was taken by a writer outside this lock that has committed, or the budget is spent.
+      const taken = idempotencyKey === null ? undefined : await findByKey(trx, project.id, idempotencyKey);
+      if (taken) return { row: taken, created: false };
+      throw apiError.rateLimited(
+        `this project issued ${perMinute} commands in the last minute (Z4J_RATELIMIT_COMMANDS_PER_MINUTE); try again shortly`,
+      );
     }
     await options.alsoInTransaction?.(trx);
     await options.audit(
@@ -141,11 +130,10 @@ export async function issueCommand(deps: ApiDeps, options: IssueCommandOptions):
         target_type: spec.targetType,
         target_id: spec.targetId,
         result: 'success',
-        metadata: { command_id: inserted.id, agent_id: agent.id, idempotency_key: idempotencyKey, ...spec.auditMetadata },
+        metadata: { command_id: row.id, agent_id: agent.id, idempotency_key: idempotencyKey, ...spec.auditMetadata },
       },
       trx,
     );
-    const row = await selectCommands(trx).where('commands.id', '=', inserted.id).executeTakeFirstOrThrow();
     return { row, created: true };
   });
 
@@ -165,23 +153,65 @@ function findByKey(db: Kysely<Database>, projectId: string, key: string) {
 }
 
 /**
- * Z4J_RATELIMIT_COMMANDS_PER_MINUTE per project, over the commands users
- * issued (issued_by set): commands the brain issues itself (reconciliation,
- * schedule fires) never eat into the operators' budget.
+ * INSERT … SELECT … WHERE the project is within Z4J_RATELIMIT_COMMANDS_PER_MINUTE
+ * (over the commands users issued, issued_by set: commands the brain issues
+ * itself never eat into the operators' budget), RETURNING the row as the
+ * routes answer it. Undefined when
+ * nothing was inserted (budget spent, or the idempotency key taken).
  */
-async function assertWithinBudget(trx: Kysely<Database>, projectId: string, now: Date, perMinute: number): Promise<void> {
-  const { issued } = await trx
-    .selectFrom('commands')
-    .select((eb) => eb.fn.countAll<string | number>().as('issued'))
-    .where('project_id', '=', projectId)
-    .where('issued_by', 'is not', null)
-    .where('issued_at', '>', new Date(now.getTime() - RATE_WINDOW_MS))
-    .executeTakeFirstOrThrow();
-  if (Number(issued) >= perMinute) {
-    throw apiError.rateLimited(
-      `this project issued ${perMinute} commands in the last minute (Z4J_RATELIMIT_COMMANDS_PER_MINUTE); try again shortly`,
-    );
-  }
+async function insertWithinBudget(
+  trx: Kysely<Database>,
+  options: IssueCommandOptions & { readonly now: Date; readonly timeoutSeconds: number; readonly perMinute: number },
+): Promise<CommandRow | undefined> {
+  const { project, agent, spec, now } = options;
+  return trx
+    .insertInto('commands')
+    .columns([
+      'project_id',
+      'issued_by',
+      'agent_id',
+      'action',
+      'target_type',
+      'target_id',
+      'payload',
+      'idempotency_key',
+      'status',
+      'issued_at',
+      'timeout_at',
+      'source_ip',
+    ])
+    .expression(
+      trx
+        .selectNoFrom((eb) => [
+          sql<string>`${project.id}::uuid`.as('project_id'),
+          sql<string>`${options.issuedBy}::uuid`.as('issued_by'),
+          sql<string>`${agent.id}::uuid`.as('agent_id'),
+          eb.val(spec.action).as('action'),
+          eb.val(spec.targetType).as('target_type'),
+          sql<string | null>`${spec.targetId}::text`.as('target_id'),
+          sql`${jsonText(spec.payload)}::jsonb`.as('payload'),
+          sql<string | null>`${options.idempotencyKey}::text`.as('idempotency_key'),
+          sql`'pending'::command_status`.as('status'),
+          sql<Date>`${now}::timestamptz`.as('issued_at'),
+          sql<Date>`${new Date(now.getTime() + options.timeoutSeconds * 1000)}::timestamptz`.as('timeout_at'),
+          sql<string | null>`${options.sourceIp}::inet`.as('source_ip'),
+        ])
+        .where((eb) =>
+          eb(
+            eb
+              .selectFrom('commands')
+              .select((count) => count.fn.countAll<string>().as('issued'))
+              .where('project_id', '=', project.id)
+              .where('issued_by', 'is not', null)
+              .where('issued_at', '>', new Date(now.getTime() - RATE_WINDOW_MS)),
+            '<',
+            sql<string>`${options.perMinute}::bigint`,
+          ),
+        ),
+    )
+    .onConflict((oc) => oc.columns(['project_id', 'idempotency_key']).doNothing())
+    .returning([...COMMAND_COLUMNS, timestampText('commands.issued_at').as('issued_at_text')])
+    .executeTakeFirst();
 }
 
 /** A JSON value from validated input (valibot's `unknown` leaves) as the JsonValue the payload carries. */

@@ -129,8 +129,8 @@ export function createCommandRoutes(deps: ApiDeps): AnyRoute[] {
       if (issued.created && agent.state !== 'online') throw commandErrors.agentOffline(issued.command);
       if (!waiter) return c.json(issued.command, issued.created ? 202 : 200);
       const waitSeconds = input.query.wait_seconds ?? settings.commandTimeoutSeconds;
-      const waited = await waiter.waitForFinal(project.id, issued.command.id, waitSeconds * 1000, c.req.raw.signal);
-      const command = commandPublic(waited.row);
+      const waited = await waiter.waitForFinal(issued.command, waitSeconds * 1000, c.req.raw.signal);
+      const command = waited.row;
       if (!waited.final || command.status === 'timeout') throw commandErrors.commandTimeout(command);
       return c.json(command, 200);
     } finally {

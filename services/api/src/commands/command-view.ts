@@ -28,29 +28,29 @@ export interface CommandPublic {
 /** Statuses after which a command never changes again (`cancelled` is in the enum but unused). */
 export const FINAL_COMMAND_STATUSES: ReadonlySet<CommandStatus> = new Set<CommandStatus>(['completed', 'failed', 'timeout', 'cancelled']);
 
-/** The columns of {@link CommandPublic}, plus `issued_at_text` (µs, for cursors); source_ip stays in the database. */
+/** The columns of {@link CommandPublic}; source_ip stays in the database. */
+export const COMMAND_COLUMNS = [
+  'commands.id',
+  'commands.project_id',
+  'commands.agent_id',
+  'commands.action',
+  'commands.target_type',
+  'commands.target_id',
+  'commands.payload',
+  'commands.status',
+  'commands.result',
+  'commands.error',
+  'commands.idempotency_key',
+  'commands.issued_by',
+  'commands.issued_at',
+  'commands.dispatched_at',
+  'commands.completed_at',
+  'commands.timeout_at',
+] as const;
+
+/** {@link COMMAND_COLUMNS}, plus `issued_at_text` (µs, for cursors). */
 export function selectCommands(db: Kysely<Database>): SelectQueryBuilder<Database, 'commands', CommandRow> {
-  return db
-    .selectFrom('commands')
-    .select([
-      'commands.id',
-      'commands.project_id',
-      'commands.agent_id',
-      'commands.action',
-      'commands.target_type',
-      'commands.target_id',
-      'commands.payload',
-      'commands.status',
-      'commands.result',
-      'commands.error',
-      'commands.idempotency_key',
-      'commands.issued_by',
-      'commands.issued_at',
-      'commands.dispatched_at',
-      'commands.completed_at',
-      'commands.timeout_at',
-      timestampText('commands.issued_at').as('issued_at_text'),
-    ]);
+  return db.selectFrom('commands').select([...COMMAND_COLUMNS, timestampText('commands.issued_at').as('issued_at_text')]);
 }
 
 /** A selected command: {@link CommandPublic} plus its issued_at as Postgres text with microseconds (the list cursor). */

@@ -4,6 +4,7 @@ import { probePostgres } from '@z4j/testing';
 import { describeEachDatabase } from '@z4j/testing/vitest';
 import { COMMAND_UPDATES_CHANNEL } from './command-issuer.js';
 import { openCommandWaiter } from './command-waiter.js';
+import { commandPublic, findCommand, type CommandPublic } from './command-view.js';
 
 const postgres = await probePostgres();
 
@@ -44,7 +45,8 @@ describeEachDatabase('command waiter', postgres, ({ skip, test }) => {
     },
   });
 
-  async function insertCommand(): Promise<string> {
+  /** A pending command, as the issuing transaction hands it to the waiter. */
+  async function insertCommand(): Promise<CommandPublic> {
     const now = new Date();
     const row = await test()
       .database.db.insertInto('commands')
@@ -57,10 +59,10 @@ describeEachDatabase('command waiter', postgres, ({ skip, test }) => {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    return row.id;
+    return commandPublic((await findCommand(test().database.db, projectId, row.id))!);
   }
 
-  async function finish(commandId: string, status: 'completed' | 'failed' | 'timeout' | 'dispatched', announce = true) {
+  async function finish({ id: commandId }: CommandPublic, status: 'completed' | 'failed' | 'timeout' | 'dispatched', announce = true) {
     await test().database.db.updateTable('commands').set({ status }).where('id', '=', commandId).execute();
     if (announce) await notifier.publish(COMMAND_UPDATES_CHANNEL, commandId);
   }
@@ -68,19 +70,19 @@ describeEachDatabase('command waiter', postgres, ({ skip, test }) => {
   it.skipIf(skip)('wakes on the NOTIFY for its command, ignores other commands, and unsubscribes on close', async () => {
     const waiter = await openCommandWaiter(deps());
     expect(active).toBe(1);
-    const commandId = await insertCommand();
+    const command = await insertCommand();
     const other = await insertCommand();
     const started = Date.now();
     setTimeout(() => {
       void (async () => {
         await finish(other, 'completed');
-        await finish(commandId, 'dispatched');
-        await finish(commandId, 'completed');
+        await finish(command, 'dispatched');
+        await finish(command, 'completed');
       })();
     }, 50);
-    const result = await waiter.waitForFinal(projectId, commandId, 20_000);
+    const result = await waiter.waitForFinal(command, 20_000);
     expect(result.final).toBe(true);
-    expect(result.row).toMatchObject({ id: commandId, status: 'completed' });
+    expect(result.row).toMatchObject({ id: command.id, status: 'completed' });
     expect(Date.now() - started).toBeLessThan(10_000);
     await waiter.close();
     await waiter.close();
@@ -90,9 +92,10 @@ describeEachDatabase('command waiter', postgres, ({ skip, test }) => {
   it.skipIf(skip)('a result that arrived before the wait began (while the command was being inserted) is not missed', async () => {
     const waiter = await openCommandWaiter(deps());
     try {
-      const commandId = await insertCommand();
-      await finish(commandId, 'failed');
-      const result = await waiter.waitForFinal(projectId, commandId, 20_000);
+      // The issued row still says pending; the update that arrived meanwhile makes the waiter read instead.
+      const command = await insertCommand();
+      await finish(command, 'failed');
+      const result = await waiter.waitForFinal(command, 20_000);
       expect([result.final, result.row.status]).toEqual([true, 'failed']);
     } finally {
       await waiter.close();
@@ -107,13 +110,13 @@ describeEachDatabase('command waiter', postgres, ({ skip, test }) => {
       try {
         const unanswered = await insertCommand();
         const started = Date.now();
-        const pending = await waiter.waitForFinal(projectId, unanswered, 300);
+        const pending = await waiter.waitForFinal(unanswered, 300);
         expect(Date.now() - started).toBeGreaterThanOrEqual(250);
         expect([pending.final, pending.row.status]).toEqual([false, 'pending']);
 
         const silent = await insertCommand();
         setTimeout(() => void finish(silent, 'completed', false), 50);
-        const found = await waiter.waitForFinal(projectId, silent, 400);
+        const found = await waiter.waitForFinal(silent, 400);
         expect([found.final, found.row.status]).toEqual([true, 'completed']);
       } finally {
         await waiter.close();
@@ -124,11 +127,11 @@ describeEachDatabase('command waiter', postgres, ({ skip, test }) => {
   it.skipIf(skip)('stops waiting when the caller goes away', async () => {
     const waiter = await openCommandWaiter(deps());
     try {
-      const commandId = await insertCommand();
+      const command = await insertCommand();
       const abort = new AbortController();
       setTimeout(() => abort.abort(), 50);
       const started = Date.now();
-      const result = await waiter.waitForFinal(projectId, commandId, 20_000, abort.signal);
+      const result = await waiter.waitForFinal(command, 20_000, abort.signal);
       expect(result.final).toBe(false);
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
