@@ -11,7 +11,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'cli/bin/*.js', 'bench/*.js', 'scripts/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', 'cli/bin/*.js', 'bench/*.js', 'scripts/*.js', 'apps/dashboard/index.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

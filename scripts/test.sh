@@ -8,6 +8,7 @@ echo "== build"
 npm run --silent build
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p apps/dashboard --noEmit
 echo "== lint"
 npx eslint . --max-warnings=0
 echo "== tests"

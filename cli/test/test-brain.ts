@@ -26,6 +26,8 @@ export interface TestBrainOptions {
   readonly env?: Record<string, string>;
   /** Reuse a database (e.g. to restart a brain on the same data). */
   readonly databaseUrl?: string;
+  /** Receives what `z4j serve` prints to the terminal (the first-boot setup link). */
+  readonly onPrintLine?: (line: string) => void;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function startTestBrain(options: TestBrainOptions = {}): Promise<Te
     },
     cwd: home,
     services: (options.services ?? SERVICE_NAMES).map((name) => [name, SERVICE_FACTORIES[name]] as const),
-    printLine: () => undefined,
+    printLine: options.onPrintLine ?? (() => undefined),
     logDestination: new Writable({
       write(chunk: Buffer, _encoding, callback) {
         logs.push(chunk.toString('utf8'));

@@ -97,3 +97,5 @@ export type {
   UnsignedFrame,
   VerifiedFrame,
 } from './signing.js';
+
+export { purgeConfirmToken } from './purge-confirm.js';

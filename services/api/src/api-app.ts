@@ -3,6 +3,7 @@ import type { ApiDeps, ApiEnv } from './http/api-types.js';
 import { applyHardening } from './http/hardening.js';
 import { mountRoutes } from './http/route-runner.js';
 import { createApiRouteTable, type ApiRouteTable } from './api-routes.js';
+import { mountDashboard } from './spa/dashboard-spa.js';
 
 export interface ApiApp {
   readonly app: Hono<ApiEnv>;
@@ -11,7 +12,8 @@ export interface ApiApp {
 
 /**
  * The API as a Hono app: hardening middleware on everything it owns, the
- * route table behind the shared request pipeline, and the setup page. The
+ * route table behind the shared request pipeline, the setup page and the
+ * dashboard (the built SPA). The
  * runtime's HTTP host mounts it beside health, metrics and the WebSockets.
  */
 export function createApiApp(deps: ApiDeps, version: string): ApiApp {
@@ -20,5 +22,7 @@ export function createApiApp(deps: ApiDeps, version: string): ApiApp {
   const table = createApiRouteTable(deps, version);
   table.mountPages(app);
   mountRoutes(app, table.routes, deps);
+  // Last: its catch-all GET must never shadow a route above.
+  mountDashboard(app, deps);
   return { app, table };
 }
