@@ -14,6 +14,7 @@ import { mintAgent } from '@z4j/enrolment';
 import { hashApiKey, mintApiKey } from '@z4j/identity';
 import { FakeAgent, createMigratedTestDatabase, testPostgresOptions } from '@z4j/testing';
 import { startBrainProcess } from './brain-process.js';
+import { seedTasks } from './seed-tasks.js';
 
 const SECRET = 'bench-master-secret-0123456789-abcdefghijklmnop';
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
@@ -26,39 +27,6 @@ const percentile = (values, p) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
 const ms = (value) => `${value.toFixed(1)} ms`;
-
-/** Tasks spread over the last 7 days: 40 task names, 5 queues, 20 workers, ~8% failures with an exception. */
-async function seed(client, projectId) {
-  const started = performance.now();
-  await client.query(`select z4j_events_ensure_partitions((now() - interval '8 days')::date, 10)`);
-  await client.query(
-    `insert into tasks (project_id, engine, task_id, name, queue, state, priority, args, kwargs, exception, received_at,
-                        started_at, finished_at, runtime_ms, worker_name, created_at, updated_at)
-     select $1, 'celery', md5(i::text)::uuid::text, 'app.tasks.job_' || (i % 40), 'queue-' || (i % 5),
-            (case when i % 25 = 0 then 'failure' when i % 50 = 1 then 'started' else 'success' end)::task_state,
-            (case when i % 10 = 0 then 'high' else 'normal' end)::task_priority,
-            jsonb_build_array(i, 'arg'), jsonb_build_object('user_id', i % 10000, 'flag', true),
-            case when i % 25 = 0 then 'ValueError' end,
-            t, t + interval '5 ms', case when i % 50 <> 1 then t + interval '40 ms' end,
-            case when i % 50 <> 1 then 35 + i % 100 end, 'celery@worker-' || (i % 20), t, t
-       from (select i, now() - (i * (604800.0 / $2)) * interval '1 second' as t from generate_series(1, $2) as i) s`,
-    [projectId, TASKS],
-  );
-  const kinds = ['task.received', 'task.started', 'task.succeeded', 'task.retried', 'task.failed'];
-  // One statement per kind keeps each under the statement timeout and the WAL steady.
-  for (let k = 0; k < EVENTS_PER_TASK; k += 1) {
-    await client.query(
-      `insert into events (project_id, occurred_at, id, engine, task_id, kind, payload)
-       select $1, t + ($3 || ' ms')::interval, gen_random_uuid(), 'celery', md5(i::text)::uuid::text, $4,
-              jsonb_build_object('kind', $4::text, 'task_id', md5(i::text)::uuid::text, 'data', jsonb_build_object('task_name', 'app.tasks.job_' || (i % 40)))
-         from (select i, now() - (i * (604800.0 / $2)) * interval '1 second' as t from generate_series(1, $2) as i) s`,
-      [projectId, TASKS, String(k * 10), kinds[k]],
-    );
-  }
-  await client.query('analyze tasks');
-  await client.query('analyze events');
-  return (performance.now() - started) / 1000;
-}
 
 function startReplica(databaseUrl) {
   return startBrainProcess({
@@ -98,7 +66,7 @@ try {
     hashApiKey(SECRET, key.token),
     key.prefix,
   ]);
-  const seconds = await seed(client, projectId);
+  const seconds = await seedTasks(client, projectId, TASKS, EVENTS_PER_TASK);
   console.log(
     `api (real Postgres; ${TASKS.toLocaleString('en-US')} tasks and ${(TASKS * EVENTS_PER_TASK).toLocaleString('en-US')} events seeded in ${seconds.toFixed(0)} s)`,
   );

@@ -9,12 +9,12 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../cli/bin/z4j.js', import.meta.url));
 
 /**
- * @param {{ databaseUrl: string, secret: string, services: string, env?: Record<string, string>, nodeArgs?: string[] }} options
+ * @param {{ databaseUrl: string, secret: string, services: string, env?: Record<string, string>, nodeArgs?: string[], port?: number }} options
  * @returns {Promise<{ url: string, pid: number, metric(name: string): Promise<number>, stop(): Promise<void> }>}
  */
-export async function startBrainProcess({ databaseUrl, secret, services, env = {}, nodeArgs = [] }) {
+export async function startBrainProcess({ databaseUrl, secret, services, env = {}, nodeArgs = [], port = 0 }) {
   const home = mkdtempSync(join(tmpdir(), 'z4j-bench-'));
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--only', services, '--host', '127.0.0.1', '--port', '0'], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--only', services, '--host', '127.0.0.1', '--port', String(port)], {
     env: {
       ...process.env,
       Z4J_HOME: home,

@@ -5,7 +5,7 @@ import { api, ApiError } from '../api/client';
 import { useMe, useProjects } from '../api/queries';
 import { useLiveProject, useLiveState } from '../lib/live';
 import { currentTheme, setTheme, type Theme } from '../lib/theme';
-import { Button, Spinner } from './ui';
+import { Button, ErrorNote, Spinner } from './ui';
 
 const PROJECT_NAV = [
   ['Overview', '/projects/$slug'],
@@ -63,8 +63,10 @@ export function AppShell() {
     if (me.error.status === 401) void navigate({ to: me.error.code === 'mfa_required' ? '/login/mfa' : '/login' });
   }, [me.error, navigate]);
 
-  if (me.isPending) return <Spinner />;
-  if (!me.data) return <Spinner label="Signing in…" />;
+  // Until /auth/me answers, the page itself already loads (its queries run in parallel with this one, so the
+  // first rows do not wait for a round trip); a 401 redirects above.
+  if (me.error instanceof ApiError && me.error.status === 401) return <Spinner label="Signing in…" />;
+  if (me.error) return <ErrorNote error={me.error} />;
 
   const signOut = async () => {
     await api('/auth/logout', { method: 'POST' }).catch(() => undefined);
@@ -99,7 +101,7 @@ export function AppShell() {
         <div className="ml-auto flex items-center gap-2">
           {slug && <LiveIndicator />}
           <ThemeToggle />
-          <span className="hidden text-sm text-muted sm:inline">{me.data.email}</span>
+          <span className="hidden text-sm text-muted sm:inline">{me.data?.email}</span>
           <Button variant="ghost" onClick={() => void signOut()}>
             Sign out
           </Button>
