@@ -59,7 +59,7 @@ async function freePort() {
 /** Milliseconds from navigation start to the first task row, read in the page itself. */
 async function timeToFirstRows(page, url) {
   await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForFunction(() => document.querySelector('[data-testid=task-rows] tr') !== null, undefined, {
+  await page.waitForFunction(() => globalThis.document.querySelector('[data-testid=task-rows] tr') !== null, undefined, {
     polling: 'raf',
     timeout: 30_000,
   });
