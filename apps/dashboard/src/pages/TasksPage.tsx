@@ -5,6 +5,7 @@ import { useTasks, type TaskFilters } from '../api/queries';
 import { TASK_STATES } from '../api/types';
 import { Badge, Button, EmptyState, ErrorNote, Input, Spinner } from '../components/ui';
 import { duration, relativeTime } from '../lib/format';
+import { useSavedViews } from '../lib/saved-views';
 
 /** Tasks of a project: state filter and free-text search in the URL (shareable), cursor paging, export. */
 export function TasksPage() {
@@ -16,6 +17,8 @@ export function TasksPage() {
   const tasks = useTasks(slug, filters);
   const rows = tasks.data?.pages.flatMap((page) => page.items) ?? [];
   const exportQuery = { state: filters.state, search: filters.search };
+  const saved = useSavedViews(slug);
+  const filtered = Boolean(search.state || search.q);
 
   return (
     <div className="space-y-3">
@@ -60,6 +63,41 @@ export function TasksPage() {
             {format.toUpperCase()}
           </a>
         ))}
+      </div>
+      <div className="flex flex-wrap items-center gap-2 text-sm" aria-label="Saved views">
+        {saved.views.map((view) => (
+          <span key={view.name} className="inline-flex items-center rounded-full border border-line bg-panel">
+            <button
+              type="button"
+              className="px-3 py-0.5 hover:underline"
+              onClick={() => {
+                setDraft(view.q ?? '');
+                void navigate({ search: { state: view.state, q: view.q } });
+              }}
+            >
+              {view.name}
+            </button>
+            <button
+              type="button"
+              aria-label={`Delete view ${view.name}`}
+              className="pr-2 text-muted hover:text-ink"
+              onClick={() => saved.remove(view.name)}
+            >
+              ×
+            </button>
+          </span>
+        ))}
+        {filtered && (
+          <Button
+            variant="ghost"
+            onClick={() => {
+              const name = window.prompt('Name this view');
+              if (name?.trim()) saved.save({ name: name.trim().slice(0, 60), state: search.state, q: search.q });
+            }}
+          >
+            Save view
+          </Button>
+        )}
       </div>
       <ErrorNote error={tasks.error} />
       {tasks.isPending ? (
