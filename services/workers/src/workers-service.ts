@@ -1,5 +1,6 @@
 import type { BrainService, ServiceContext } from '@z4j/runtime';
 import { sql } from 'kysely';
+import { sweepAuditRetention } from '@z4j/audit';
 import { COMMAND_UPDATES_CHANNEL } from '@z4j/db';
 import { sweepAgentHealth } from './agent-health.js';
 import { sweepCommandTimeouts } from './command-timeouts.js';
@@ -13,9 +14,10 @@ const PARTITION_INTERVAL_MS = 3_600_000;
  * Background loops of the brain: events-partition upkeep, command timeouts
  * (`Z4J_COMMAND_TIMEOUT_SWEEP_SECONDS`), agent health
  * (`Z4J_AGENT_HEALTH_SWEEP_SECONDS`) and, on the embedded database, the
- * `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint. Retention and schedule
- * sweeps join it with their issues. Every sweep is a guarded UPDATE, safe
- * to run on every replica at once.
+ * `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint, and audit retention
+ * (`Z4J_AUDIT_RETENTION_*`). Schedule sweeps join it with their issue. Every
+ * sweep is a guarded UPDATE or takes a try-lock, safe to run on every replica
+ * at once.
  */
 export function createWorkersService(context: ServiceContext): BrainService {
   const { settings, logger, database } = context;
@@ -56,6 +58,22 @@ export function createWorkersService(context: ServiceContext): BrainService {
         for (const projectId of swept.projectIds) context.dashboard.changed(projectId, 'agent.changed');
         if (swept.agents.length > 0 || swept.workers > 0)
           logger.info({ agents: swept.agents.length, workers: swept.workers }, 'workers:agents:marked_offline');
+      },
+    }),
+    createPeriodicTask({
+      name: 'audit-retention',
+      intervalMs: settings.auditRetentionSweepIntervalSeconds * 1000,
+      logger,
+      run: async () => {
+        // One replica sweeps at a time (a session advisory try-lock inside); the chain's verifier treats the
+        // pruned prefix as retention, not tampering.
+        const deleted = await sweepAuditRetention(database.db, {
+          now: context.now(),
+          retentionDays: settings.auditRetentionDays,
+          batchSize: settings.auditRetentionSweepBatchSize,
+          maxPerPass: settings.auditRetentionSweepMaxPerPass,
+        });
+        if (deleted > 0) logger.info({ deleted }, 'workers:audit:retention_swept');
       },
     }),
   ];
