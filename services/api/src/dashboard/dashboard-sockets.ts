@@ -72,11 +72,27 @@ export interface DashboardSockets {
  * refetches over REST; pushes carry no data, so nothing here needs authorising
  * beyond the subscription itself.
  */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * Origins allowed to open a dashboard socket: the public URL's and Z4J_CORS_ORIGINS. A loopback public URL
+ * (the default `http://localhost:7700`) also admits the other loopback names on the same port, so a browser
+ * on `http://127.0.0.1:7700` gets live updates too; nothing outside this machine is admitted by that.
+ */
+export function dashboardOrigins(publicUrl: string, corsOrigins: readonly string[]): ReadonlySet<string> {
+  const url = new URL(publicUrl);
+  const origins = new Set([url.origin, ...corsOrigins]);
+  if (LOOPBACK_NAMES.includes(url.hostname)) {
+    for (const name of LOOPBACK_NAMES) origins.add(`${url.protocol}//${name}${url.port ? `:${url.port}` : ''}`);
+  }
+  return origins;
+}
+
 export function createDashboardSockets(deps: ApiDeps): DashboardSockets {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
   const byProject = new Map<string, Set<Subscriber>>();
   const perUser = new Map<string, number>();
-  const allowedOrigins = new Set([new URL(deps.settings.publicUrl).origin, ...deps.settings.corsOrigins]);
+  const allowedOrigins = dashboardOrigins(deps.settings.publicUrl, deps.settings.corsOrigins);
   const unsubscribers: (() => Promise<void>)[] = [];
   let recheck: NodeJS.Timeout | undefined;
   /** Command ids from `z4j_command_updates` waiting to be mapped to their projects (one query per batch). */
