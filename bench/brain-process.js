@@ -8,6 +8,15 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../cli/bin/z4j.js', import.meta.url));
 
+/** Brains started by this bench process: a bench stopped by a signal (Ctrl-C, `timeout`) must not leave them running. */
+const running = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of running) child.kill('SIGTERM');
+    process.exit(130);
+  });
+}
+
 /**
  * @param {{ databaseUrl: string, secret: string, services: string, env?: Record<string, string>, nodeArgs?: string[], port?: number }} options
  * @returns {Promise<{ url: string, pid: number, metric(name: string): Promise<number>, stop(): Promise<void> }>}
@@ -29,6 +38,8 @@ export async function startBrainProcess({ databaseUrl, secret, services, env = {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const url = await new Promise((resolve, reject) => {
     let out = '';
     const onData = (chunk) => {
