@@ -158,6 +158,7 @@ export function createAgent(options: CreateAgentOptions): Agent {
   const config = resolveAgentConfig({ options, env: options.env, settings: options.settings });
   const adapters = options.adapters ?? [];
   const engines = new Set<string>();
+  const schedulers = new Set<string>();
   for (const adapter of adapters) {
     if (typeof adapter.engine !== 'string' || adapter.engine === '' || adapter.engine.length > 40) {
       throw new AgentConfigError('adapters', 'options', 'adapters: every adapter needs an engine name of 1 to 40 characters');
@@ -168,6 +169,17 @@ export function createAgent(options: CreateAgentOptions): Agent {
       throw new AgentConfigError('adapters', 'options', `adapters: capabilities of "${adapter.engine}" must be a Set of actions`);
     }
     engines.add(adapter.engine);
+    const scheduler = adapter.scheduler?.scheduler;
+    if (scheduler !== undefined) {
+      if (typeof scheduler !== 'string' || scheduler === '' || scheduler.length > 40 || schedulers.has(scheduler)) {
+        throw new AgentConfigError(
+          'adapters',
+          'options',
+          `adapters: scheduler names must be unique, 1 to 40 characters (engine "${adapter.engine}")`,
+        );
+      }
+      schedulers.add(scheduler);
+    }
   }
   let redactor: Redactor;
   try {
@@ -449,7 +461,7 @@ class AgentRuntime implements Agent {
         agent_version: AGENT_VERSION,
         framework: this.#framework,
         engines: this.adapters.map((adapter) => adapter.engine),
-        schedulers: [],
+        schedulers: this.#schedulers(),
         capabilities,
         host: { name: this.config.agentName },
         worker_id: this.#workerId,
@@ -638,6 +650,11 @@ class AgentRuntime implements Agent {
     }
   }
 
+  /** Scheduler names for hello/agent_status: the brain sends a schedule's commands only to agents advertising it. */
+  #schedulers(): string[] {
+    return this.adapters.flatMap((adapter) => (adapter.scheduler ? [adapter.scheduler.scheduler] : []));
+  }
+
   #agentStatus(): JsonObject {
     const streaks = this.#backoff.streaks;
     const oldest = this.#buffer.oldestEnqueuedAt;
@@ -652,7 +669,7 @@ class AgentRuntime implements Agent {
       agent_version: AGENT_VERSION,
       protocol_version: PROTOCOL_VERSION,
       engines: this.adapters.map((adapter) => adapter.engine),
-      schedulers: [],
+      schedulers: this.#schedulers(),
       dropped_events: this.#buffer.dropped,
     };
   }

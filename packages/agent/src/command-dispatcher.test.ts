@@ -4,7 +4,7 @@ import { createRedactor } from '@z4j/redaction';
 import type { AgentLogger } from './agent-logger.js';
 import { CommandDispatcher } from './command-dispatcher.js';
 import { CommandError } from './command-error.js';
-import type { CommandAction, CommandTarget, EngineAdapter } from './engine-adapter.js';
+import type { CommandAction, CommandTarget, EngineAdapter, SchedulerAdapter } from './engine-adapter.js';
 
 const silent: AgentLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -166,5 +166,36 @@ describe('CommandDispatcher', () => {
       id: 'running',
       payload: { status: 'failed', result: null, error: 'agent_stopping: the agent is stopping' },
     });
+  });
+
+  it('routes schedule actions to the scheduler adapter named by target.scheduler, and resync to every scheduler', async () => {
+    const calls: { action: string; target: JsonObject; parameters: JsonObject }[] = [];
+    let resyncs = 0;
+    const scheduler: SchedulerAdapter = {
+      scheduler: 'beat',
+      execute: async (action, target, parameters) => (calls.push({ action, target, parameters }), { done: action }),
+      resync: async () => void (resyncs += 1),
+    };
+    const { run } = harness([{ ...engine('fake', [], async () => ({})), scheduler }]);
+    const enable = await run(
+      's1',
+      command('schedule.enable', { schedule_id: 'nightly' }, { type: 'schedule', id: 'u', scheduler: 'beat' }),
+    );
+    expect(enable[1]!.payload).toEqual({ status: 'success', result: { done: 'schedule.enable' }, error: null });
+    expect(calls).toEqual([
+      { action: 'schedule.enable', target: { type: 'schedule', id: 'u', scheduler: 'beat' }, parameters: { schedule_id: 'nightly' } },
+    ]);
+    // The only scheduler is used when the target names none (a Python-style brain).
+    expect((await run('s2', command('schedule.delete', { schedule_id: 'nightly' })))[1]!.payload.result).toEqual({
+      done: 'schedule.delete',
+    });
+    expect((await run('s3', command('schedule.enable', {}, { scheduler: 'cron' })))[1]!.payload.error).toBe(
+      'no scheduler adapter registered for cron',
+    );
+    expect((await run('s4', command('schedule.frobnicate')))[1]!.payload.error).toBe(
+      "scheduler 'beat' does not support action 'schedule.frobnicate'",
+    );
+    expect((await run('s5', command('schedule.resync')))[1]!.payload.result).toEqual({ schedulers_drained: 1 });
+    expect(resyncs).toBe(1);
   });
 });

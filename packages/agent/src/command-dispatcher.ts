@@ -3,7 +3,7 @@ import { CommandPayloadSchema, describeIssues, isJsonObject, type CommandPayload
 import type { AgentLogger } from './agent-logger.js';
 import { CommandDedupe } from './command-dedupe.js';
 import { CommandError } from './command-error.js';
-import type { CommandAction, CommandTarget, EngineAdapter } from './engine-adapter.js';
+import type { CommandAction, CommandTarget, EngineAdapter, ScheduleAction, SchedulerAdapter } from './engine-adapter.js';
 import { toJsonValue } from './to-json-value.js';
 
 /**
@@ -43,7 +43,16 @@ const KNOWN_ACTIONS: ReadonlySet<string> = new Set<CommandAction>([
   'pool_shrink',
   'add_consumer',
   'cancel_consumer',
+  'pause_queue',
+  'resume_queue',
   'reconcile_task',
+]);
+/** Schedule actions a scheduler adapter runs; fire and resync are the agent's own. */
+const SCHEDULE_ACTIONS: ReadonlySet<string> = new Set<ScheduleAction>([
+  'schedule.enable',
+  'schedule.disable',
+  'schedule.trigger_now',
+  'schedule.delete',
 ]);
 /** `command_result.error` is capped at 8192 characters by the frame schema. */
 const MAX_ERROR_CHARS = 8192;
@@ -77,12 +86,16 @@ export class CommandDispatcher {
   readonly #deps: CommandDispatcherDeps;
   readonly #dedupe: CommandDedupe;
   readonly #byEngine: ReadonlyMap<string, EngineAdapter>;
+  readonly #byScheduler: ReadonlyMap<string, SchedulerAdapter>;
   readonly #running = new Map<string, { readonly controller: AbortController; readonly done: Promise<void> }>();
 
   constructor(deps: CommandDispatcherDeps) {
     this.#deps = deps;
     this.#dedupe = new CommandDedupe({ now: deps.now });
     this.#byEngine = new Map(deps.adapters.map((adapter) => [adapter.engine, adapter]));
+    this.#byScheduler = new Map(
+      deps.adapters.flatMap((adapter) => (adapter.scheduler ? [[adapter.scheduler.scheduler, adapter.scheduler]] : [])),
+    );
   }
 
   /** Commands currently executing. */
@@ -149,7 +162,7 @@ export class CommandDispatcher {
       return { status: 'success', result: { engine_state: 'unknown' }, error: null };
     }
     if (action === 'retry_task' && !caps.has('retry_task') && caps.has('submit_task')) {
-      return this.#execute(adapter, 'submit_task', target, retryAsSubmit(parameters), command.timeout_seconds, controller);
+      return this.#executeOn(adapter, 'submit_task', target, retryAsSubmit(parameters), command.timeout_seconds, controller);
     }
     if (!caps.has(action as CommandAction)) return failed(`adapter '${adapter.engine}' does not support action '${action}'`);
     let effective = parameters;
@@ -157,14 +170,37 @@ export class CommandDispatcher {
       const max = typeof parameters.max === 'number' ? parameters.max : BULK_RETRY_MAX;
       effective = { ...parameters, max: Math.min(Math.max(0, Math.trunc(max)), BULK_RETRY_MAX) };
     }
-    return this.#execute(adapter, action as CommandAction, target, effective, command.timeout_seconds, controller);
+    return this.#executeOn(adapter, action as CommandAction, target, effective, command.timeout_seconds, controller);
   }
 
-  /** Only `schedule.fire` (enqueue through the engine) and `schedule.resync` make sense without scheduler adapters. */
+  /**
+   * `schedule.fire` enqueues through the engine and `schedule.resync` asks every scheduler adapter for a snapshot;
+   * enable, disable, trigger_now and delete go to the scheduler named by `target.scheduler` (or the only one).
+   */
   async #runSchedule(command: CommandPayload, controller: AbortController): Promise<CommandOutcome> {
     const { action, target, parameters } = command;
-    if (action === 'schedule.resync') return { status: 'success', result: { schedulers_drained: 0 }, error: null };
-    if (action !== 'schedule.fire') return failed(`no scheduler adapter registered for ${str(target.scheduler) ?? 'None'}`);
+    if (action === 'schedule.resync') {
+      const schedulers = [...this.#byScheduler.values()];
+      return this.#execute(
+        async () => {
+          await Promise.all(schedulers.map((scheduler) => scheduler.resync()));
+          return { schedulers_drained: schedulers.length };
+        },
+        command.timeout_seconds,
+        controller,
+      );
+    }
+    if (action !== 'schedule.fire') {
+      const name = str(target.scheduler);
+      const scheduler = name !== undefined ? this.#byScheduler.get(name) : this.#onlyScheduler();
+      if (!scheduler) return failed(`no scheduler adapter registered for ${name ?? 'None'}`);
+      if (!SCHEDULE_ACTIONS.has(action)) return failed(`scheduler '${scheduler.scheduler}' does not support action '${action}'`);
+      return this.#execute(
+        (signal) => scheduler.execute(action as ScheduleAction, target, parameters, signal),
+        command.timeout_seconds,
+        controller,
+      );
+    }
     const engine = str(parameters.engine) ?? str(target.engine);
     const adapter = engine !== undefined ? this.#byEngine.get(engine) : this.#onlyAdapter();
     if (!adapter) return failed(`no engine adapter registered for ${engine ?? 'None'}`);
@@ -175,18 +211,30 @@ export class CommandDispatcher {
       kwargs: parameters.kwargs ?? {},
       queue: parameters.queue ?? null,
     };
-    return this.#execute(adapter, 'submit_task', target, submit, command.timeout_seconds, controller);
+    return this.#executeOn(adapter, 'submit_task', target, submit, command.timeout_seconds, controller);
   }
 
   #onlyAdapter(): EngineAdapter | undefined {
     return this.#byEngine.size === 1 ? this.#byEngine.values().next().value : undefined;
   }
 
-  async #execute(
+  #onlyScheduler(): SchedulerAdapter | undefined {
+    return this.#byScheduler.size === 1 ? this.#byScheduler.values().next().value : undefined;
+  }
+
+  #executeOn(
     adapter: EngineAdapter,
     action: CommandAction,
     target: CommandTarget,
     parameters: JsonObject,
+    timeoutSeconds: number,
+    controller: AbortController,
+  ): Promise<CommandOutcome> {
+    return this.#execute((signal) => adapter.execute(action, target, parameters, signal), timeoutSeconds, controller);
+  }
+
+  async #execute(
+    work: (signal: AbortSignal) => Promise<JsonObject | undefined>,
     timeoutSeconds: number,
     controller: AbortController,
   ): Promise<CommandOutcome> {
@@ -204,11 +252,7 @@ export class CommandDispatcher {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true });
     });
     try {
-      const result = await Promise.race([
-        Promise.resolve().then(() => adapter.execute(action, target, parameters, controller.signal)),
-        timedOut,
-        aborted,
-      ]);
+      const result = await Promise.race([Promise.resolve().then(() => work(controller.signal)), timedOut, aborted]);
       const value = toJsonValue(result ?? {});
       return { status: 'success', result: isJsonObject(value) ? value : { value }, error: null };
     } finally {

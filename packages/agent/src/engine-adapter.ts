@@ -20,6 +20,8 @@ export type CommandAction =
   | 'pool_shrink'
   | 'add_consumer'
   | 'cancel_consumer'
+  | 'pause_queue'
+  | 'resume_queue'
   | 'reconcile_task';
 
 /**
@@ -53,6 +55,38 @@ export interface WorkerDetail {
  * const target: CommandTarget = { type: 'task', id: 'bullmq:42', engine: 'bullmq' };
  */
 export type CommandTarget = JsonObject & { readonly type?: JsonValue; readonly id?: JsonValue; readonly engine?: JsonValue };
+
+/**
+ * Schedule commands a {@link SchedulerAdapter} runs (§3.2); `schedule.fire` and `schedule.resync` are handled by the
+ * agent itself.
+ *
+ * @example
+ * const action: ScheduleAction = 'schedule.disable';
+ */
+export type ScheduleAction = 'schedule.enable' | 'schedule.disable' | 'schedule.trigger_now' | 'schedule.delete';
+
+/**
+ * An engine's own scheduler (BullMQ job schedulers, …), optional on {@link EngineAdapter}. Its `scheduler` name goes
+ * into `hello.schedulers`, which is how the brain picks this agent for the schedule's commands; it should equal the
+ * `scheduler` of the `schedule.snapshot` events the adapter emits. `schedule.<enable|disable|trigger_now|delete>`
+ * commands whose `target.scheduler` names it (or any, when it is the only one) go to `execute`; `schedule.resync`
+ * calls `resync` on every scheduler, which should emit a fresh `schedule.snapshot` (reason `command`).
+ *
+ * @example
+ * const scheduler: SchedulerAdapter = {
+ *   scheduler: 'bullmq',
+ *   async execute(action, target, parameters) { … return { enabled: true } },
+ *   async resync() { sink.emit('schedule.snapshot', { data: { scheduler: 'bullmq', schedules, reason: 'command' } }) },
+ * };
+ */
+export interface SchedulerAdapter {
+  /** Scheduler name (≤40 chars), e.g. `bullmq`. Default: none (the adapter has no scheduler). */
+  readonly scheduler: string;
+  /** Runs one schedule action; results and errors as for {@link EngineAdapter.execute}. */
+  execute(action: ScheduleAction, target: CommandTarget, parameters: JsonObject, signal: AbortSignal): Promise<JsonObject | undefined>;
+  /** Reports every schedule again (`schedule.resync`). */
+  resync(): Promise<void>;
+}
 
 /**
  * The one contract between the agent and a task engine (BullMQ, pg-boss, …). The agent calls `start` once with a
@@ -90,4 +124,6 @@ export interface EngineAdapter {
   execute(action: CommandAction, target: CommandTarget, parameters: JsonObject, signal: AbortSignal): Promise<JsonObject | undefined>;
   /** Stop reporting events and release engine resources. */
   stop(): Promise<void> | void;
+  /** The engine's scheduler, if it has one the brain may command. Default: none. */
+  readonly scheduler?: SchedulerAdapter;
 }

@@ -19,7 +19,7 @@ export type { AgentLogger } from './agent-logger.js';
 export { AGENT_VERSION } from './agent-version.js';
 export { agentSocketUrl } from './brain-url.js';
 export { CommandError } from './command-error.js';
-export type { CommandAction, CommandTarget, EngineAdapter, WorkerDetail } from './engine-adapter.js';
+export type { CommandAction, CommandTarget, EngineAdapter, ScheduleAction, SchedulerAdapter, WorkerDetail } from './engine-adapter.js';
 export type { EmitInput, EmittableEventKind, EventDataByKind, EventSink, TaskEventData, TaskEventKind } from './event-sink.js';
 export { attachToExpress, attachToFastify, attachToHono, attachToHttpServer } from './framework-helpers.js';
 export type { AttachOptions, FastifyLike, ListeningServer } from './framework-helpers.js';
