@@ -11,7 +11,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'cli/bin/*.js', 'bench/*.js', 'scripts/*.js', 'apps/dashboard/index.js'] },
+        projectService: { allowDefaultProject: ['*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -39,6 +39,8 @@ export default tseslint.config(
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
+      // Plain JS (CLI shim, benches, scripts) is linted without types, so it needs no TypeScript project at all.
+      parserOptions: { projectService: false, project: null },
       globals: {
         process: 'readonly',
         console: 'readonly',

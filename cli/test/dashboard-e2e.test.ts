@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateTotp } from '@z4j/identity';
 import { FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
 import { settledQueueDepth, startTestBrain, type TestBrain } from './test-brain.js';
 
@@ -10,7 +11,8 @@ import { settledQueueDepth, startTestBrain, type TestBrain } from './test-brain.
  * The dashboard in a real browser (Debian's chromium driven by playwright-core) against a real brain on real
  * Postgres, with a test agent that speaks signed protocol-2 frames: first-boot setup → sign in → mint an agent →
  * its events appear in the task list without a reload → retry a failed task and see the agent's result →
- * purge needs the typed confirmation → a viewer gets no write buttons and a direct write is refused.
+ * purge needs the typed confirmation → restart a worker → the schedules, audit, API key, security and runtime
+ * settings pages → add a viewer on the members page → a viewer gets no write buttons and a direct write is refused.
  * Screenshots of the main pages go to e2e-screenshots/ (gitignored) for reviewers.
  */
 
@@ -31,6 +33,23 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** RFC 4648 base32 (no padding), the display form of the TOTP secret the security page shows. */
+function base32Bytes(text: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(char);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Uint8Array.from(out);
 }
 
 /** A JSON call with the page's session cookie and CSRF header, as the dashboard itself makes it. */
@@ -216,18 +235,71 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     expect(commands).toContain('purge_queue');
     await shot('queues');
 
+    // Workers: the worker the events named, and an operator action through its confirmation dialog.
+    await page.goto(`${origin}/projects/default/workers`);
+    await page.getByRole('heading', { name: 'Workers', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'celery@worker-1' }).click();
+    await page.getByRole('heading', { name: 'celery@worker-1', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Restart', exact: true }).click();
+    await page.getByRole('button', { name: 'Restart worker' }).click();
+    await page.getByTestId('command-outcome').getByText('completed').waitFor({ timeout: 15_000 });
+    expect(commands).toContain('restart_worker');
+    await shot('worker-detail');
+    await page.goto(`${origin}/projects/default/workers`);
+    await page.getByRole('link', { name: 'celery@worker-1' }).waitFor();
+    await shot('workers');
+
     await page.goto(`${origin}/projects/default/commands`);
     await page.getByText('retry_task').waitFor();
     await shot('commands');
     await page.goto(`${origin}/projects/default`);
     await page.getByText('Throughput').waitFor();
     await shot('overview');
+    await page.goto(`${origin}/projects/default/schedules`);
+    await page.getByRole('heading', { name: 'Schedules', level: 1 }).waitFor();
+    await page.getByText('No schedules yet').waitFor();
+    await shot('schedules');
+    await page.goto(`${origin}/projects/default/audit`);
+    await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+    await page.getByRole('table', { name: 'Audit log' }).getByText('agent.token.minted').first().waitFor();
+    await shot('audit');
 
-    // A viewer: no write buttons anywhere, and a direct write call is refused by the API.
+    // Account pages: an API key's token is shown once; secrets on the runtime page arrive masked.
+    await page.goto(`${origin}/settings/api-keys`);
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    await page.getByLabel('Name').fill('e2e-ci');
+    await page.getByRole('checkbox').first().check();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    expect((await page.getByTestId('api-key-token').textContent()) ?? '').toMatch(/^z4k_/);
+    await shot('api-key-created');
+    await page.keyboard.press('Escape');
+    await page.goto(`${origin}/settings/security`);
+    await page.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'Set up MFA' }).waitFor();
+    await page.getByText('this session').waitFor();
+    await shot('security');
+    await page.goto(`${origin}/settings/runtime`);
+    await page.getByRole('heading', { name: 'Runtime settings', level: 1 }).waitFor();
+    const secretRow = page.getByRole('row').filter({ has: page.getByText('Z4J_SECRET', { exact: true }) });
+    await secretRow.getByText(/^<redacted, \d+ bytes>$/).waitFor();
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Runtime settings', level: 1 }).waitFor();
+    await page.getByLabel('Only values not at their default').check();
+    await shot('runtime-settings-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // A viewer: no write buttons anywhere, and a direct write call is refused by the API. Added on the members page.
     expect((await apiCall(page, 'POST', '/users', { email: VIEWER.email, password: VIEWER.password, display_name: 'Viewer' })).status).toBe(
       201,
     );
-    expect((await apiCall(page, 'POST', '/projects/default/memberships', { email: VIEWER.email, role: 'viewer' })).status).toBe(201);
+    await page.goto(`${origin}/projects/default/members`);
+    await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
+    await page.getByLabel('Email of an existing user').fill(VIEWER.email);
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('combobox', { name: `Role of ${VIEWER.email}` }).waitFor();
+    await shot('members');
     const viewerContext = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const viewerPage = await viewerContext.newPage();
     await signIn(viewerPage, origin, VIEWER);
@@ -247,6 +319,28 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
       task_id: 'broken-1',
     });
     expect(refused.status).toBe(403);
+    await viewerPage.goto(`${origin}/projects/default/workers`);
+    await viewerPage.getByRole('link', { name: 'celery@worker-1' }).waitFor();
+    expect(
+      await viewerPage
+        .getByRole('button')
+        .filter({ hasText: /Resize pool|Restart|consumer|Rate limit/ })
+        .count(),
+    ).toBe(0);
+    expect(await viewerPage.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
+    await viewerPage.screenshot({ path: join(SCREENSHOTS, 'workers-viewer-phone.png'), fullPage: true });
+    await viewerPage.goto(`${origin}/settings/security`);
+    await viewerPage.getByRole('heading', { name: 'Security', level: 1 }).waitFor();
+    expect(await viewerPage.getByRole('link', { name: 'Runtime' }).count()).toBe(0);
+    // MFA enrolment as a user does it: the secret as text, a code from it, then the recovery codes once.
+    await viewerPage.getByRole('button', { name: 'Set up MFA' }).click();
+    const secret = (await viewerPage.getByTestId('mfa-secret').textContent()) ?? '';
+    await viewerPage.getByLabel('Enter the 6-digit code').fill(generateTotp(base32Bytes(secret), new Date()));
+    await viewerPage.getByRole('button', { name: 'Verify and turn on' }).click();
+    expect(((await viewerPage.getByTestId('recovery-codes').textContent()) ?? '').split('\n').length).toBeGreaterThanOrEqual(5);
+    await viewerPage.screenshot({ path: join(SCREENSHOTS, 'security-viewer-phone.png'), fullPage: true });
+    await viewerPage.getByRole('button', { name: 'I saved them' }).click();
+    await viewerPage.getByText('unused recovery codes left').waitFor();
     await viewerContext.close();
     await context.close();
   }, 120_000);

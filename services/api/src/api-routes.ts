@@ -17,6 +17,7 @@ import { createStatsRoutes } from './stats/stats-routes.js';
 import { createHomeRoutes } from './home/home-routes.js';
 import { createCommandRoutes } from './commands/command-routes.js';
 import { createScheduleRoutes } from './schedules/schedule-routes.js';
+import { createAdminSettingsRoutes } from './admin/admin-settings-routes.js';
 
 /** Every `/api/v1` route of the brain, in one table (the authorization matrix test and OpenAPI read it). */
 export interface ApiRouteTable {
@@ -44,6 +45,7 @@ export function createApiRouteTable(deps: ApiDeps, version: string): ApiRouteTab
     ...createHomeRoutes(deps),
     ...createCommandRoutes(deps),
     ...createScheduleRoutes(deps),
+    ...createAdminSettingsRoutes(deps),
   ];
 
   const visibility = deps.settings.openapiVisibility;

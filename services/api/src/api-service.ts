@@ -1,3 +1,4 @@
+import { describeEffectiveSettings } from '@z4j/config';
 import { isSecureOrigin } from '@z4j/identity';
 import type { BrainService, ServiceContext } from '@z4j/runtime';
 import { createApiApp } from './api-app.js';
@@ -23,6 +24,8 @@ export function apiDepsFromContext(context: ServiceContext): ApiDeps {
     notify: (channel, payload) => context.notifier.publish(channel, payload),
     subscribe: (channel, handler) => context.notifier.subscribe(channel, handler),
     secureCookies: isSecureOrigin(settings.publicUrl),
+    // Masked here, once: the API never holds a revealed copy of the secrets in this list.
+    effectiveSettings: describeEffectiveSettings(context.config),
   };
 }
 

@@ -104,3 +104,154 @@ export interface Command {
   readonly issued_at: string;
   readonly completed_at: string | null;
 }
+
+export type WorkerState = 'online' | 'offline' | 'draining' | 'unknown';
+
+/** `GET /projects/:slug/workers` items: an engine-native worker and what it did since the list's `counts_since`. */
+export interface Worker {
+  readonly id: string;
+  readonly engine: string;
+  readonly name: string;
+  readonly hostname: string | null;
+  readonly pid: number | null;
+  readonly concurrency: number | null;
+  readonly queues: readonly string[];
+  readonly state: WorkerState;
+  readonly last_heartbeat: string | null;
+  readonly load_average: readonly number[] | null;
+  readonly memory_bytes: number | null;
+  readonly active_tasks: number;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly processed: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly retried: number;
+}
+
+export interface WorkerList {
+  readonly counts_since: string;
+  readonly items: Worker[];
+  readonly next_cursor: string | null;
+}
+
+/** `GET /projects/:slug/workers/:workerId`: the worker, its counts window and what its engine reported. */
+export interface WorkerDetail extends Worker {
+  readonly counts_since: string;
+  readonly metadata: unknown;
+}
+
+export interface Schedule {
+  readonly id: string;
+  readonly name: string;
+  readonly engine: string;
+  readonly scheduler: string;
+  readonly task_name: string;
+  readonly kind: string;
+  readonly expression: string;
+  readonly timezone: string;
+  readonly queue: string | null;
+  readonly is_enabled: boolean;
+  readonly last_run_at: string | null;
+  readonly next_run_at: string | null;
+  readonly total_runs: number;
+  readonly source: string;
+}
+
+/** The reply of `POST /projects/:slug/schedules/:id/{enable,disable,trigger}`. */
+export interface ScheduleControl {
+  readonly schedule: Schedule;
+  readonly command: Command;
+}
+
+export interface AuditRow {
+  readonly id: string;
+  readonly action: string;
+  readonly target_type: string;
+  readonly target_id: string | null;
+  readonly result: string;
+  readonly outcome: string;
+  readonly project_slug: string | null;
+  readonly user_id: string | null;
+  readonly user_email: string | null;
+  readonly api_key_id: string | null;
+  readonly source_ip: string | null;
+  readonly user_agent: string | null;
+  readonly metadata: unknown;
+  readonly occurred_at: string;
+}
+
+export interface Membership {
+  readonly id: string;
+  readonly user_id: string;
+  readonly role: Role;
+  readonly email: string;
+  readonly display_name: string | null;
+  readonly user_is_active: boolean;
+  readonly created_at: string;
+}
+
+export interface ApiKey {
+  readonly id: string;
+  readonly name: string;
+  readonly prefix: string;
+  readonly scopes: readonly string[];
+  readonly project_slug: string | null;
+  readonly state: 'active' | 'expired' | 'revoked';
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+  readonly expires_at: string | null;
+  readonly revoked_at: string | null;
+}
+
+export interface ApiKeyScope {
+  readonly scope: string;
+  readonly tag: string;
+  readonly access: 'read' | 'write' | 'all';
+  readonly admin_only: boolean;
+}
+
+/** `POST /api-keys`: the token is in this reply only. */
+export interface CreatedApiKey {
+  readonly api_key: ApiKey;
+  readonly token: string;
+}
+
+export interface MfaStatus {
+  readonly enrolled: boolean;
+  readonly enrolled_at: string | null;
+  readonly remaining_recovery_codes: number;
+}
+
+export interface MfaEnrolment {
+  readonly secret_base32: string;
+  readonly provisioning_url: string;
+}
+
+export interface UserSession {
+  readonly id: string;
+  readonly issued_at: string;
+  readonly last_seen_at: string;
+  readonly ip: string | null;
+  readonly user_agent: string | null;
+  readonly current: boolean;
+}
+
+export interface TrustedDevice {
+  readonly id: string;
+  readonly label: string | null;
+  readonly created_at: string;
+  readonly last_seen_at: string | null;
+  readonly expires_at: string;
+}
+
+/** `GET /admin/settings` items: secrets arrive masked from the server. */
+export interface EffectiveSetting {
+  readonly name: string;
+  readonly section: string;
+  readonly value: string;
+  readonly source: 'env' | 'dotenv' | 'config.env' | 'secret.env' | 'default';
+  readonly default: string | null;
+  readonly secret: boolean;
+  readonly description: string;
+}

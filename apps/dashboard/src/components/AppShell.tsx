@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { Link, Outlet, useNavigate, useParams } from '@tanstack/react-router';
+import { Link, Outlet, useLocation, useNavigate, useParams } from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { api, ApiError } from '../api/client';
 import { useMe, useProjects } from '../api/queries';
@@ -7,13 +7,28 @@ import { useLiveProject, useLiveState } from '../lib/live';
 import { currentTheme, setTheme, type Theme } from '../lib/theme';
 import { Button, ErrorNote, Spinner } from './ui';
 
+/** The project's pages; `admin` ones are hidden from viewers and operators (the API refuses them anyway). */
 const PROJECT_NAV = [
-  ['Overview', '/projects/$slug'],
-  ['Tasks', '/projects/$slug/tasks'],
-  ['Queues', '/projects/$slug/queues'],
-  ['Agents', '/projects/$slug/agents'],
-  ['Commands', '/projects/$slug/commands'],
+  { label: 'Overview', to: '/projects/$slug' },
+  { label: 'Tasks', to: '/projects/$slug/tasks' },
+  { label: 'Workers', to: '/projects/$slug/workers' },
+  { label: 'Queues', to: '/projects/$slug/queues' },
+  { label: 'Schedules', to: '/projects/$slug/schedules' },
+  { label: 'Agents', to: '/projects/$slug/agents' },
+  { label: 'Commands', to: '/projects/$slug/commands' },
+  { label: 'Audit log', to: '/projects/$slug/audit', admin: true },
+  { label: 'Members', to: '/projects/$slug/members', admin: true },
 ] as const;
+
+/** The user's own settings; `admin` ones only for global admins. */
+const SETTINGS_NAV = [
+  { label: 'Security', to: '/settings/security' },
+  { label: 'API keys', to: '/settings/api-keys' },
+  { label: 'Runtime', to: '/settings/runtime', admin: true },
+] as const;
+
+const NAV_LINK = 'shrink-0 border-b-2 border-transparent px-3 py-2 text-sm text-muted hover:text-ink';
+const NAV_ACTIVE = { className: 'border-accent! text-ink!' };
 
 function LiveIndicator() {
   const state = useLiveState();
@@ -56,6 +71,8 @@ export function AppShell() {
   const slug = (params as { slug?: string }).slug;
   const projects = useProjects(me.isSuccess);
   const project = projects.data?.items.find((item) => item.slug === slug);
+  const projectAdmin = me.data?.is_admin === true || project?.role === 'admin';
+  const inSettings = useLocation({ select: (location) => location.pathname.startsWith('/settings') });
   useLiveProject(project?.id, slug);
 
   useEffect(() => {
@@ -101,7 +118,14 @@ export function AppShell() {
         <div className="ml-auto flex items-center gap-2">
           {slug && <LiveIndicator />}
           <ThemeToggle />
-          <span className="hidden text-sm text-muted sm:inline">{me.data?.email}</span>
+          <Link
+            to="/settings/security"
+            className="rounded-md px-2 py-1 text-sm text-muted hover:bg-surface hover:text-ink"
+            title="Your account: security, API keys"
+          >
+            <span className="hidden sm:inline">{me.data?.email ?? 'Account'}</span>
+            <span className="sm:hidden">Account</span>
+          </Link>
           <Button variant="ghost" onClick={() => void signOut()}>
             Sign out
           </Button>
@@ -109,16 +133,25 @@ export function AppShell() {
       </header>
       {slug && (
         <nav aria-label="Project" className="flex gap-1 overflow-x-auto border-b border-line bg-panel px-4">
-          {PROJECT_NAV.map(([label, to]) => (
+          {PROJECT_NAV.filter((item) => !('admin' in item) || projectAdmin).map((item) => (
             <Link
-              key={to}
-              to={to}
+              key={item.to}
+              to={item.to}
               params={{ slug }}
-              activeOptions={{ exact: to === '/projects/$slug' }}
-              className="border-b-2 border-transparent px-3 py-2 text-sm text-muted hover:text-ink"
-              activeProps={{ className: 'border-accent! text-ink!' }}
+              activeOptions={{ exact: item.to === '/projects/$slug' }}
+              className={NAV_LINK}
+              activeProps={NAV_ACTIVE}
             >
-              {label}
+              {item.label}
+            </Link>
+          ))}
+        </nav>
+      )}
+      {inSettings && (
+        <nav aria-label="Settings" className="flex gap-1 overflow-x-auto border-b border-line bg-panel px-4">
+          {SETTINGS_NAV.filter((item) => !('admin' in item) || me.data?.is_admin).map((item) => (
+            <Link key={item.to} to={item.to} className={NAV_LINK} activeProps={NAV_ACTIVE}>
+              {item.label}
             </Link>
           ))}
         </nav>

@@ -1,4 +1,12 @@
-import { useEffect, useRef, useState, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode } from 'react';
+import {
+  useEffect,
+  useRef,
+  useState,
+  type ButtonHTMLAttributes,
+  type InputHTMLAttributes,
+  type ReactNode,
+  type SelectHTMLAttributes,
+} from 'react';
 
 /** Small shadcn-style primitives over Tailwind: the whole design system of the dashboard. */
 
@@ -64,6 +72,11 @@ const STATE_COLOURS: Record<string, string> = {
   dispatched: 'bg-sky-100 text-sky-800 dark:bg-sky-900/40 dark:text-sky-300',
   retry: 'bg-amber-100 text-amber-800 dark:bg-amber-900/40 dark:text-amber-300',
   revoked: 'bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300',
+  active: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/40 dark:text-emerald-300',
+  enabled: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/40 dark:text-emerald-300',
+  draining: 'bg-amber-100 text-amber-800 dark:bg-amber-900/40 dark:text-amber-300',
+  expired: 'bg-amber-100 text-amber-800 dark:bg-amber-900/40 dark:text-amber-300',
+  disabled: 'bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300',
 };
 
 export function Badge({ value }: { value: string }) {
@@ -148,4 +161,84 @@ export function Dialog({ open, onClose, title, children }: { open: boolean; onCl
 
 export function Pre({ children }: { children: ReactNode }) {
   return <pre className="max-h-96 overflow-auto rounded-md bg-surface p-3 font-mono text-xs whitespace-pre-wrap break-all">{children}</pre>;
+}
+
+/** A data table that scrolls sideways on narrow screens instead of squeezing its columns. */
+export function Table({
+  head,
+  children,
+  label,
+  bodyTestId,
+  minWidth = 'min-w-[40rem]',
+}: {
+  head: readonly ReactNode[];
+  children: ReactNode;
+  label: string;
+  bodyTestId?: string;
+  minWidth?: string;
+}) {
+  return (
+    <div className="overflow-x-auto rounded-lg border border-line bg-panel">
+      <table className={`w-full text-left text-sm ${minWidth}`} aria-label={label}>
+        <thead className="border-b border-line text-xs text-muted uppercase">
+          <tr>
+            {head.map((cell, index) => (
+              <th key={index} scope="col" className="px-3 py-2 font-medium">
+                {cell}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-line" data-testid={bodyTestId}>
+          {children}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Select({ className = '', ...props }: SelectHTMLAttributes<HTMLSelectElement>) {
+  return <select className={`rounded-md border border-line bg-panel px-2 py-1.5 text-sm ${className}`} {...props} />;
+}
+
+/**
+ * A confirmation step for a write: the consequences in `children`, Cancel, and the confirm button (the form's
+ * submit, so Enter confirms). `disabled` keeps it off until the form inside is valid.
+ */
+export function ConfirmDialog({
+  title,
+  children,
+  confirmLabel,
+  variant = 'primary',
+  disabled = false,
+  onConfirm,
+  onClose,
+}: {
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  variant?: Variant;
+  disabled?: boolean;
+  onConfirm: () => void;
+  onClose: () => void;
+}) {
+  return (
+    <Dialog open onClose={onClose} title={title}>
+      <form
+        className="space-y-3 text-sm"
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (!disabled) onConfirm();
+        }}
+      >
+        {children}
+        <div className="flex justify-end gap-2">
+          <Button onClick={onClose}>Cancel</Button>
+          <Button type="submit" variant={variant} disabled={disabled}>
+            {confirmLabel}
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
 }

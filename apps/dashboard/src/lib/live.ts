@@ -27,9 +27,10 @@ export function useLiveState(): LiveState {
 
 /** Which cached queries (by key prefix under the project slug) each §10.3 topic makes stale. */
 const TOPIC_QUERIES: Record<string, readonly string[]> = {
-  'task.changed': ['tasks', 'overview'],
-  'command.changed': ['commands', 'tasks'],
-  'agent.changed': ['agents', 'overview'],
+  // Worker counts come from the task projection; their state and queues from agent heartbeats.
+  'task.changed': ['tasks', 'overview', 'workers'],
+  'command.changed': ['commands', 'tasks', 'schedules'],
+  'agent.changed': ['agents', 'overview', 'workers'],
 };
 
 /**

@@ -1,10 +1,9 @@
-import { useQuery } from '@tanstack/react-query';
 import { useParams } from '@tanstack/react-router';
 import { useState } from 'react';
-import { api, ApiError } from '../api/client';
-import { keys, useAgents, useIssueCommand, useTask } from '../api/queries';
-import type { Agent, Command, Task, TaskEvent } from '../api/types';
+import { useAgents, useIssueCommand, useTask } from '../api/queries';
+import type { Agent, Task, TaskEvent } from '../api/types';
 import { useProjectRole } from '../components/AppShell';
+import { CommandOutcome, useTrackedCommand } from '../components/CommandOutcome';
 import { Badge, Button, Card, Dialog, ErrorNote, Pre, Spinner } from '../components/ui';
 import { dateTime, duration, prettyJson } from '../lib/format';
 
@@ -92,19 +91,6 @@ function RetryDialog({
   );
 }
 
-function CommandOutcome({ command, error }: { command: Command | undefined; error: unknown }) {
-  const offline = error instanceof ApiError && error.code === 'agent_offline';
-  if (offline) return <p className="text-sm text-amber-700">The agent is offline; the command waits for it until it times out.</p>;
-  if (error) return <ErrorNote error={error} />;
-  if (!command) return null;
-  return (
-    <p className="text-sm" data-testid="command-outcome">
-      Command {command.action}: <Badge value={command.status} />
-      {command.error && <span className="ml-2 text-red-700">{command.error}</span>}
-    </p>
-  );
-}
-
 export function TaskDetailPage() {
   const { slug, engine, taskId } = useParams({ from: '/app/projects/$slug/tasks/$engine/$taskId' });
   const detail = useTask(slug, engine, taskId);
@@ -112,14 +98,7 @@ export function TaskDetailPage() {
   const role = useProjectRole(slug);
   const issue = useIssueCommand(slug);
   const [retrying, setRetrying] = useState(false);
-  const [last, setLast] = useState<Command | undefined>();
-  // The issued command as it moves on (pending → dispatched → completed | failed): refreshed by command.changed pushes.
-  const command = useQuery({
-    queryKey: [...keys.commands(slug), last?.id],
-    queryFn: () => api<Command>(`/projects/${slug}/commands/${last!.id}`),
-    enabled: last !== undefined,
-    initialData: last,
-  });
+  const { command, track } = useTrackedCommand(slug);
 
   if (detail.isPending) return <Spinner />;
   if (detail.error) return <ErrorNote error={detail.error} />;
@@ -129,8 +108,8 @@ export function TaskDetailPage() {
 
   const send = (action: 'retry-task' | 'cancel-task', extra: Record<string, unknown> = {}) => {
     if (!agent) return;
-    setLast(undefined);
-    issue.mutate({ action, body: { agent_id: agent.id, engine: task.engine, task_id: task.task_id, ...extra } }, { onSuccess: setLast });
+    track(undefined);
+    issue.mutate({ action, body: { agent_id: agent.id, engine: task.engine, task_id: task.task_id, ...extra } }, { onSuccess: track });
   };
 
   return (
@@ -154,7 +133,7 @@ export function TaskDetailPage() {
           </div>
         )}
       </div>
-      <CommandOutcome command={last && command.data} error={issue.error} />
+      <CommandOutcome command={command} error={issue.error} />
       <Card title="Details">
         <dl className="grid gap-3 text-sm sm:grid-cols-3">
           {(

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { Kysely } from 'kysely';
 import type * as v from 'valibot';
 import type { AuditEntry, AuditRow } from '@z4j/audit';
-import type { Settings } from '@z4j/config';
+import type { EffectiveSetting, Settings } from '@z4j/config';
 import type { Database } from '@z4j/db';
 import type { PasswordHasher } from '@z4j/identity';
 import type { Logger } from '@z4j/logger';
@@ -73,6 +73,11 @@ export interface ApiDeps {
   readonly subscribe: (channel: string, handler: (payload: string) => void) => Promise<() => Promise<void>>;
   /** Whether the brain is served over HTTPS (from Z4J_PUBLIC_URL): picks `__Host-` cookie names and Secure. */
   readonly secureCookies: boolean;
+  /**
+   * Every `Z4J_*` variable as resolved at boot, with the layer it came from (the admin runtime page). Built
+   * with secrets already masked (`<redacted, N bytes>`), so no route can hand out a secret from here.
+   */
+  readonly effectiveSettings: readonly EffectiveSetting[];
 }
 
 /**
@@ -113,6 +118,7 @@ export const API_TAGS = [
   'stats',
   'api-keys',
   'users',
+  'settings',
   'home',
   'meta',
 ] as const;
@@ -120,9 +126,10 @@ export type ApiTag = (typeof API_TAGS)[number];
 
 /**
  * Tags no API key can reach, whatever its scopes: public ones (`health`, `setup`, `meta`) need no key, and
- * `api-keys`, `mfa` and `users` need a browser session (a key must not mint keys or manage accounts).
+ * `api-keys`, `mfa`, `users` and `settings` need a browser session (a key must not mint keys, manage accounts
+ * or read the brain's configuration).
  */
-const BROWSER_OR_PUBLIC_TAGS: ReadonlySet<ApiTag> = new Set<ApiTag>(['health', 'setup', 'meta', 'mfa', 'api-keys', 'users']);
+const BROWSER_OR_PUBLIC_TAGS: ReadonlySet<ApiTag> = new Set<ApiTag>(['health', 'setup', 'meta', 'mfa', 'api-keys', 'users', 'settings']);
 
 /** Tags an API key can be scoped to: every other tag (`auth` only for reads, enforced by the route runner). */
 export const SCOPED_TAGS: ReadonlySet<ApiTag> = new Set<ApiTag>(API_TAGS.filter((tag) => !BROWSER_OR_PUBLIC_TAGS.has(tag)));

@@ -38,6 +38,7 @@ function app(env: Record<string, string>) {
   const logs: string[] = [];
   const logger = createLogger({
     level: 'warn',
+    json: true,
     destination: new Writable({ write: (chunk: Buffer, _e, done) => (logs.push(String(chunk)), done()) }),
   });
   const hono = new Hono<ApiEnv>();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Hono } from 'hono';
 import type { Kysely } from 'kysely';
-import { resolveConfig } from '@z4j/config';
+import { describeEffectiveSettings, resolveConfig } from '@z4j/config';
 import type { Database } from '@z4j/db';
 import { hashApiKey, mintApiKey, signSessionCookie } from '@z4j/identity';
 import { createLogger } from '@z4j/logger';
@@ -153,6 +153,7 @@ export function createApiHarness(db: Kysely<Database>, env: Record<string, strin
       };
     },
     secureCookies: new URL(settings.publicUrl).protocol === 'https:',
+    effectiveSettings: describeEffectiveSettings(config),
   };
   const built = createApiApp(deps, '0.0.0-test');
   const host = new HonoApp();
