@@ -16,7 +16,7 @@ import {
   type ProjectAccess,
   type ProjectRole,
 } from './api-types.js';
-import { hasSessionCookie, resolvePrincipal } from './principal.js';
+import { hasSessionCookie, resolveCaller, type Caller, type ProjectLookup } from './principal.js';
 
 /** Every route lives below this prefix. */
 export const API_PREFIX = '/api/v1';
@@ -36,7 +36,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function mountRoutes(app: Hono<ApiEnv>, routes: readonly AnyRoute[], deps: ApiDeps): void {
   for (const route of routes) {
     app.on(route.method, `${API_PREFIX}${route.path}`, async (c) => {
-      const principal = await callerOf(c, route, deps);
+      const slug = route.access.kind === 'project' ? c.req.param('slug') : undefined;
+      // An invalid slug names no project; the lookup of a valid one rides along with the caller's.
+      const caller = await callerOf(c, route, deps, v.is(SLUG, slug) ? slug : undefined);
+      const principal = caller?.principal;
       if (route.access.kind !== 'public') {
         if (!principal) throw apiError.unauthenticated();
         checkApiKeyReach(principal, route);
@@ -44,7 +47,7 @@ export function mountRoutes(app: Hono<ApiEnv>, routes: readonly AnyRoute[], deps
         checkCsrf(c, principal, route, deps);
         if (route.access.kind === 'global_admin' && !principal.user.isAdmin) throw apiError.forbidden('global admin only');
       }
-      const project = route.access.kind === 'project' ? await resolveProject(c, principal!, route.access.role, deps) : undefined;
+      const project = route.access.kind === 'project' ? projectAccess(caller?.project, principal!, route.access.role) : undefined;
       if (!project && principal?.kind === 'api_key' && principal.apiKey.projectId !== null && route.path.includes(':slug')) {
         await checkKeyBinding(c, principal.apiKey.projectId, deps);
       }
@@ -70,10 +73,10 @@ export function mountRoutes(app: Hono<ApiEnv>, routes: readonly AnyRoute[], deps
 }
 
 /** Public routes still see a valid caller (e.g. `setup/status`), but a stale cookie never fails them. */
-async function callerOf(c: ApiContext, route: AnyRoute, deps: ApiDeps): Promise<Principal | undefined> {
-  if (route.access.kind !== 'public') return resolvePrincipal(c, deps);
+async function callerOf(c: ApiContext, route: AnyRoute, deps: ApiDeps, projectSlug: string | undefined): Promise<Caller | undefined> {
+  if (route.access.kind !== 'public') return resolveCaller(c, deps, projectSlug);
   try {
-    return await resolvePrincipal(c, deps);
+    return await resolveCaller(c, deps, projectSlug);
   } catch {
     return undefined;
   }
@@ -160,25 +163,20 @@ const SLUG = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{1,62}$/));
  * cannot see (no membership, or a key bound elsewhere) is 404 exactly like a
  * project that does not exist, so slugs cannot be enumerated (§5.1).
  */
-async function resolveProject(c: ApiContext, principal: Principal, needed: ProjectRole, deps: ApiDeps): Promise<ProjectAccess> {
-  const slug = c.req.param('slug');
-  if (!v.is(SLUG, slug)) throw apiError.notFound('project');
-  const row = await deps.db
-    .selectFrom('projects')
-    .leftJoin('memberships', (join) =>
-      join.onRef('memberships.project_id', '=', 'projects.id').on('memberships.user_id', '=', principal.user.id),
-    )
-    .select(['projects.id', 'projects.slug', 'projects.is_active', 'memberships.role'])
-    .where('projects.slug', '=', slug)
-    .executeTakeFirst();
-  if (!row) throw apiError.notFound('project');
-  if (principal.kind === 'api_key' && principal.apiKey.projectId !== null && principal.apiKey.projectId !== row.id) {
+/**
+ * The route's project as the caller may use it: 404 for a slug that names no project, a project the caller is
+ * not a member of (global admins are members everywhere) or one outside an API key's binding; 403 below the
+ * route's role.
+ */
+function projectAccess(lookup: ProjectLookup | undefined, principal: Principal, needed: ProjectRole): ProjectAccess {
+  if (!lookup?.found) throw apiError.notFound('project');
+  if (principal.kind === 'api_key' && principal.apiKey.projectId !== null && principal.apiKey.projectId !== lookup.id) {
     throw apiError.notFound('project');
   }
-  const role: ProjectRole | null = principal.user.isAdmin ? 'admin' : (row.role ?? null);
+  const role: ProjectRole | null = principal.user.isAdmin ? 'admin' : lookup.role;
   if (role === null) throw apiError.notFound('project');
   if (roleRank(role) < roleRank(needed)) throw apiError.forbidden(`needs the ${needed} role in this project`);
-  return { id: row.id, slug: row.slug, isActive: row.is_active, role };
+  return { id: lookup.id, slug: lookup.slug, isActive: lookup.isActive, role };
 }
 
 /** A project-bound key on a `{slug}` route that is not project-scoped (global-admin project routes): same project or 404. */
