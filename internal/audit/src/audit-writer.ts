@@ -4,7 +4,7 @@ import { jsonText, storableText, type Database } from '@z4j/db';
 import { AppError } from '@z4j/errors';
 import { parseJson, type JsonObject } from '@z4j/protocol';
 import { buildAuditCanonicalFields, computeRowHmac, type AuditCanonicalFields, type AuditOutcome } from './audit-canonical.js';
-import { auditMicrosFromDate, formatAuditTimestamp, occurredAtText, parseAuditTimestamp } from './audit-timestamp.js';
+import { auditMicrosFromDate, formatAuditTimestamp, parseAuditTimestamp } from './audit-timestamp.js';
 
 /**
  * Appending to the audit chain (reference §6.2). Each row signs its
@@ -111,16 +111,21 @@ interface NormalisedValues {
 async function appendInTransaction(trx: Kysely<Database>, entry: AuditEntry, options: AppendAuditRowOptions): Promise<AuditRow> {
   const nowMicros = auditMicrosFromDate(options.now);
   const id = randomUUID();
-  // One round-trip takes the lock and normalises the typed values (see "Exact recomputation" above).
-  const { rows } = await sql<NormalisedValues>`
-    select pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}::bigint) as chain_lock,
-           current_setting('transaction_isolation') as isolation,
+  // One round trip takes the chain lock, reads the head with a snapshot from after the lock (z4j_audit_chain_head,
+  // migration 0012: a volatile function's query snapshots anew) and normalises the typed values (see "Exact
+  // recomputation" above).
+  const { rows } = await sql<NormalisedValues & { readonly head_hmac: string | null; readonly head_at: string | null }>`
+    select current_setting('transaction_isolation') as isolation,
            ${jsonText(entry.metadata ?? {})}::jsonb::text as metadata,
            host(${entry.source_ip ?? null}::inet) as source_ip,
            ${entry.event_id ?? null}::uuid::text as event_id,
            ${entry.user_id ?? null}::uuid::text as user_id,
            ${entry.api_key_id ?? null}::uuid::text as api_key_id,
-           ${entry.project_id ?? null}::uuid::text as project_id`.execute(trx);
+           ${entry.project_id ?? null}::uuid::text as project_id,
+           head.row_hmac as head_hmac,
+           head.occurred_at_text as head_at
+      from (select 1) as one
+      left join lateral z4j_audit_chain_head(${AUDIT_CHAIN_LOCK_KEY}::bigint) as head on true`.execute(trx);
   const normalised = rows[0]!;
   if (normalised.isolation !== 'read committed') {
     throw new AppError(
@@ -128,15 +133,10 @@ async function appendInTransaction(trx: Kysely<Database>, entry: AuditEntry, opt
       `audit rows must be appended in a READ COMMITTED transaction, not ${normalised.isolation}: a snapshot from before the chain lock cannot see the chain's head`,
     );
   }
-
-  // Read after the lock statement: under READ COMMITTED this statement's snapshot includes every row committed before we got the lock.
-  const head = await trx
-    .selectFrom('audit_log')
-    .select(['row_hmac', occurredAtText().as('occurred_at_text')])
-    .orderBy('audit_log.occurred_at', 'desc')
-    .orderBy('audit_log.id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const head =
+    normalised.head_hmac !== null && normalised.head_at !== null
+      ? { row_hmac: normalised.head_hmac, occurred_at_text: normalised.head_at }
+      : undefined;
   const afterHead = head ? parseAuditTimestamp(head.occurred_at_text) + 1n : nowMicros;
   const occurredAt = formatAuditTimestamp(nowMicros > afterHead ? nowMicros : afterHead);
 
