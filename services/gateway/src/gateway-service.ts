@@ -37,7 +37,11 @@ export function createGatewayService(context: ServiceContext): BrainService {
   const { settings, logger } = context;
   const metrics = createGatewayMetrics(context.metrics);
   const registry = new AgentConnectionRegistry<AgentSession>(settings.wsPerAgentConcurrencyCap);
-  const store = createGatewayStore(context.database.db, { current: settings.secret, previous: settings.previousSecrets });
+  const store = createGatewayStore(
+    context.database.db,
+    { current: settings.secret, previous: settings.previousSecrets },
+    { notifyCommandUpdatesInStatement: context.notifier.backend === 'postgres_notify' },
+  );
   const limiter = createSlidingWindowLimiter(CONNECTS_PER_IP);
   const auditedFailures = createSlidingWindowLimiter(AUDITED_AUTH_FAILURES_PER_IP);
   const onBearerFailure = (ip: string, reason: string) => {

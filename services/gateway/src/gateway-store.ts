@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { appendAuditRow } from '@z4j/audit';
 import { sql, type Kysely } from 'kysely';
-import { jsonText, storableText, type Database } from '@z4j/db';
+import { COMMAND_UPDATES_CHANNEL, jsonText, storableText, type Database } from '@z4j/db';
 import { hashAgentToken, type JsonValue } from '@z4j/protocol';
 import type { QueueDepth, WorkerDetail } from './adapter-health.js';
 
@@ -74,7 +74,20 @@ function toPendingCommand(row: {
   };
 }
 
-export function createGatewayStore(db: Kysely<Database>, secrets: { readonly current: string; readonly previous: readonly string[] }) {
+export interface GatewayStoreOptions {
+  /**
+   * Announce a command's final status (NOTIFY `z4j_command_updates`) in the statement that writes it, instead of
+   * leaving it to the caller: one round trip less between an agent's result and a waiting `?wait=true` call.
+   * Only with the postgres_notify registry, where NOTIFY is how replicas hear each other.
+   */
+  readonly notifyCommandUpdatesInStatement?: boolean;
+}
+
+export function createGatewayStore(
+  db: Kysely<Database>,
+  secrets: { readonly current: string; readonly previous: readonly string[] },
+  options: GatewayStoreOptions = {},
+) {
   return {
     /** Looks the bearer token up by its keyed hash: current secret first, then each previous one (rotation). */
     async findAgentByToken(token: string): Promise<AgentIdentity | undefined> {
@@ -412,15 +425,17 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
     /**
      * `command_result`: dispatched|pending → completed|failed. A result for a
      * command that is already terminal (e.g. timed out) changes nothing; the
-     * caller counts it as late.
+     * caller counts it as late. `announced`: written and NOTIFYed in one
+     * statement (notifyCommandUpdatesInStatement); `updated`: written, the
+     * caller announces it.
      */
     async commandFinished(
       agent: AgentIdentity,
       commandId: string,
       outcome: { readonly success: boolean; readonly result: JsonValue; readonly error: string | null },
       now: Date,
-    ): Promise<'updated' | 'late' | 'unknown'> {
-      const updated = await db
+    ): Promise<'updated' | 'announced' | 'late' | 'unknown'> {
+      const update = db
         .updateTable('commands')
         .set({
           status: outcome.success ? 'completed' : 'failed',
@@ -431,9 +446,17 @@ export function createGatewayStore(db: Kysely<Database>, secrets: { readonly cur
         .where('id', '=', commandId)
         .where('project_id', '=', agent.projectId)
         .where('agent_id', '=', agent.id)
-        .where('status', 'in', ['pending', 'dispatched'])
-        .executeTakeFirst();
-      if (updated.numUpdatedRows > 0n) return 'updated';
+        .where('status', 'in', ['pending', 'dispatched']);
+      if (options.notifyCommandUpdatesInStatement) {
+        const announced = await db
+          .with('updated', () => update.returning('id'))
+          .selectFrom('updated')
+          .select(sql<string>`pg_notify(${COMMAND_UPDATES_CHANNEL}, updated.id::text)`.as('notified'))
+          .execute();
+        if (announced.length > 0) return 'announced';
+      } else if ((await update.executeTakeFirst()).numUpdatedRows > 0n) {
+        return 'updated';
+      }
       const existing = await db
         .selectFrom('commands')
         .select('status')
