@@ -20,7 +20,7 @@ const SECRET = 'bench-master-secret-0123456789-abcdefghijklmnop';
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const EVENTS_PER_TASK = 5;
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
-const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 300);
+const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 1000);
 
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);

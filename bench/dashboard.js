@@ -7,13 +7,12 @@
 // Baseline in the same run: the tasks API call alone (the request the page makes first), timed from this process.
 // Goals (issue 7): < 300 KiB gzip initial JS, < 1 s to first rows on loopback.
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
 import { DASHBOARD_DIST } from '@z4j/dashboard';
-import { createMigratedTestDatabase } from '@z4j/testing';
+import { createMigratedTestDatabase, freeLoopbackPort } from '@z4j/testing';
 import { startBrainProcess } from './brain-process.js';
 import { seedTasks } from './seed-tasks.js';
 
@@ -48,14 +47,6 @@ function initialScripts() {
   return { files: new Set(paths).size, raw, gzip };
 }
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** Milliseconds from navigation start to the first task row, read in the page itself. */
 async function timeToFirstRows(page, url) {
   await page.goto(url, { waitUntil: 'commit' });
@@ -78,7 +69,7 @@ await client.connect();
 let brain;
 let browser;
 try {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   brain = await startBrainProcess({
     databaseUrl: database.url,
     secret: SECRET,

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTotp } from '@z4j/identity';
-import { FakeAgent, probePostgres, taskEvent } from '@z4j/testing';
+import { decodeTotpSecret, generateTotp } from '@z4j/identity';
+import { FakeAgent, freeLoopbackPort, probePostgres, taskEvent } from '@z4j/testing';
 import { settledQueueDepth, startTestBrain, type TestBrain } from './test-brain.js';
 
 /**
@@ -25,32 +24,6 @@ const postgres = await probePostgres();
 const browserAvailable = existsSync(CHROMIUM);
 // In CI a missing browser or database is a failure, not a skip (the CI script installs chromium).
 const skip = process.env.CI !== 'true' && (!postgres.available || !browserAvailable);
-
-/** A free loopback port: the brain must know its own public URL, which the dashboard socket's Origin check uses. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** RFC 4648 base32 (no padding), the display form of the TOTP secret the security page shows. */
-function base32Bytes(text: string): Uint8Array {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const char of text.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(char);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Uint8Array.from(out);
-}
 
 /** A JSON call with the page's session cookie and CSRF header, as the dashboard itself makes it. */
 async function apiCall(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -91,7 +64,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
   beforeAll(async () => {
     expect(browserAvailable, `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     brain = await startTestBrain({
       env: { Z4J_BIND_PORT: String(port), Z4J_PUBLIC_URL: `http://127.0.0.1:${port}` },
       onPrintLine: (line) => {
@@ -335,7 +308,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     // MFA enrolment as a user does it: the secret as text, a code from it, then the recovery codes once.
     await viewerPage.getByRole('button', { name: 'Set up MFA' }).click();
     const secret = (await viewerPage.getByTestId('mfa-secret').textContent()) ?? '';
-    await viewerPage.getByLabel('Enter the 6-digit code').fill(generateTotp(base32Bytes(secret), new Date()));
+    await viewerPage.getByLabel('Enter the 6-digit code').fill(generateTotp(decodeTotpSecret(secret), new Date()));
     await viewerPage.getByRole('button', { name: 'Verify and turn on' }).click();
     expect(((await viewerPage.getByTestId('recovery-codes').textContent()) ?? '').split('\n').length).toBeGreaterThanOrEqual(5);
     await viewerPage.screenshot({ path: join(SCREENSHOTS, 'security-viewer-phone.png'), fullPage: true });

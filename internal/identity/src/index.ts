@@ -34,6 +34,7 @@ export {
   encodeTotpSecret,
   generateTotp,
   generateTotpSecret,
+  decodeTotpSecret,
   totpIssuer,
   totpProvisioningUrl,
   totpTimeStep,

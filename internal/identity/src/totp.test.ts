@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   TOTP_SECRET_BYTES,
+  decodeTotpSecret,
   encodeTotpSecret,
   generateTotp,
   generateTotpSecret,
@@ -102,6 +103,8 @@ describe('secrets and provisioning', () => {
     expect(secret).toHaveLength(TOTP_SECRET_BYTES);
     expect(encodeTotpSecret(secret)).toMatch(/^[A-Z2-7]{32}$/);
     expect(encodeTotpSecret(RFC_SECRET)).toBe('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ');
+    expect(Buffer.from(decodeTotpSecret('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'))).toEqual(Buffer.from(RFC_SECRET));
+    expect(Buffer.from(decodeTotpSecret(encodeTotpSecret(secret)))).toEqual(secret);
   });
 
   it('names the issuer after the public host, without port', () => {

@@ -61,6 +61,11 @@ export function encodeTotpSecret(secret: Uint8Array): string {
   return base32.encode(secret, { padding: false });
 }
 
+/** The bytes of a secret in its display form ({@link encodeTotpSecret}): what an authenticator app does with it. */
+export function decodeTotpSecret(text: string): Uint8Array {
+  return base32.decode(text);
+}
+
 /** RFC 6238 time step of `now`. */
 export function totpTimeStep(now: Date): number {
   return Math.floor(unixSeconds(now) / TOTP_PERIOD_SECONDS);

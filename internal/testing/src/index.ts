@@ -9,3 +9,4 @@ export {
 export type { PostgresProbe, TestDatabase, TestDatabaseKind } from './test-postgres.js';
 export { FakeAgent, taskEvent } from './fake-agent.js';
 export type { Closed, CommandOutcome, FakeAgentCommand, FakeAgentOptions } from './fake-agent.js';
+export { freeLoopbackPort } from './free-port.js';

@@ -242,3 +242,17 @@ export function ConfirmDialog({
     </Dialog>
   );
 }
+
+/** Label/value pairs as a definition list, in `columns` (a Tailwind grid class set). */
+export function Facts({ items, columns = 'sm:grid-cols-3' }: { items: readonly (readonly [string, ReactNode])[]; columns?: string }) {
+  return (
+    <dl className={`grid gap-3 text-sm ${columns}`}>
+      {items.map(([label, value]) => (
+        <div key={label}>
+          <dt className="text-muted">{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

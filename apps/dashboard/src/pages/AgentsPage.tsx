@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { useAgents, useMintAgent, useProjects, useRevokeAgent } from '../api/queries';
 import type { MintedAgent } from '../api/types';
 import { useProjectRole } from '../components/AppShell';
-import { Badge, Button, CopyButton, Dialog, EmptyState, ErrorNote, Input, Pre, Spinner } from '../components/ui';
+import { Badge, Button, CopyButton, Dialog, EmptyState, ErrorNote, Input, Pre, Spinner, Table } from '../components/ui';
 import { relativeTime } from '../lib/format';
 
 function envSnippets(minted: MintedAgent, projectId: string): { python: string; node: string } {
@@ -109,43 +109,30 @@ export function AgentsPage() {
           {isAdmin ? 'Mint one, then start it next to your workers with the token and secret it shows.' : 'A project admin can mint one.'}
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-line bg-panel">
-          <table className="w-full text-left text-sm">
-            <thead className="border-b border-line text-xs text-muted uppercase">
-              <tr>
-                <th className="px-3 py-2">Name</th>
-                <th className="px-3 py-2">State</th>
-                <th className="px-3 py-2">Engines</th>
-                <th className="px-3 py-2">Last seen</th>
-                <th className="px-3 py-2" />
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-line">
-              {agents.data.items.map((agent) => (
-                <tr key={agent.id}>
-                  <td className="px-3 py-2 font-medium">{agent.name}</td>
-                  <td className="px-3 py-2">
-                    <Badge value={agent.revoked ? 'revoked' : agent.state} />
-                  </td>
-                  <td className="px-3 py-2">{agent.engine_adapters.join(', ') || '—'}</td>
-                  <td className="px-3 py-2 text-muted">{relativeTime(agent.last_seen_at)}</td>
-                  <td className="px-3 py-2 text-right">
-                    {isAdmin && !agent.revoked && (
-                      <Button
-                        variant="danger"
-                        onClick={() => {
-                          if (window.confirm(`Revoke ${agent.name}? Its token stops working at once.`)) revoke.mutate(agent.id);
-                        }}
-                      >
-                        Revoke
-                      </Button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Agents" head={['Name', 'State', 'Engines', 'Last seen', '']}>
+          {agents.data.items.map((agent) => (
+            <tr key={agent.id}>
+              <td className="px-3 py-2 font-medium">{agent.name}</td>
+              <td className="px-3 py-2">
+                <Badge value={agent.revoked ? 'revoked' : agent.state} />
+              </td>
+              <td className="px-3 py-2">{agent.engine_adapters.join(', ') || '—'}</td>
+              <td className="px-3 py-2 text-muted">{relativeTime(agent.last_seen_at)}</td>
+              <td className="px-3 py-2 text-right">
+                {isAdmin && !agent.revoked && (
+                  <Button
+                    variant="danger"
+                    onClick={() => {
+                      if (window.confirm(`Revoke ${agent.name}? Its token stops working at once.`)) revoke.mutate(agent.id);
+                    }}
+                  >
+                    Revoke
+                  </Button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       <ErrorNote error={revoke.error} />
       <Dialog open={open} onClose={close} title={minted ? `Agent ${minted.agent.name}` : 'Mint an agent'}>

@@ -6,7 +6,7 @@ import { api, type Page } from '../api/client';
 import { useAgents, useIssueCommand } from '../api/queries';
 import type { Command } from '../api/types';
 import { useProjectRole } from '../components/AppShell';
-import { Badge, Button, Dialog, EmptyState, ErrorNote, Input, Spinner } from '../components/ui';
+import { Badge, Button, Dialog, EmptyState, ErrorNote, Input, Spinner, Table } from '../components/ui';
 import { relativeTime } from '../lib/format';
 
 interface Queue {
@@ -87,36 +87,23 @@ export function QueuesPage() {
       {queues.data.items.length === 0 ? (
         <EmptyState title="No queues seen yet">Queues appear when an agent reports tasks or heartbeats with queue depths.</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-line bg-panel">
-          <table className="w-full text-left text-sm">
-            <thead className="border-b border-line text-xs text-muted uppercase">
-              <tr>
-                <th className="px-3 py-2">Queue</th>
-                <th className="px-3 py-2">Engine</th>
-                <th className="px-3 py-2">Depth</th>
-                <th className="px-3 py-2">Last seen</th>
-                <th className="px-3 py-2" />
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-line">
-              {queues.data.items.map((queue) => (
-                <tr key={queue.id}>
-                  <td className="px-3 py-2 font-medium">{queue.name}</td>
-                  <td className="px-3 py-2">{queue.engine}</td>
-                  <td className="px-3 py-2">{queue.depth ?? '—'}</td>
-                  <td className="px-3 py-2 text-muted">{relativeTime(queue.last_seen_at)}</td>
-                  <td className="px-3 py-2 text-right">
-                    {role === 'admin' && (
-                      <Button variant="danger" aria-label={`Purge ${queue.name}`} onClick={() => setPurging(queue)}>
-                        Purge
-                      </Button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Queues" head={['Queue', 'Engine', 'Depth', 'Last seen', '']}>
+          {queues.data.items.map((queue) => (
+            <tr key={queue.id}>
+              <td className="px-3 py-2 font-medium">{queue.name}</td>
+              <td className="px-3 py-2">{queue.engine}</td>
+              <td className="px-3 py-2">{queue.depth ?? '—'}</td>
+              <td className="px-3 py-2 text-muted">{relativeTime(queue.last_seen_at)}</td>
+              <td className="px-3 py-2 text-right">
+                {role === 'admin' && (
+                  <Button variant="danger" aria-label={`Purge ${queue.name}`} onClick={() => setPurging(queue)}>
+                    Purge
+                  </Button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {purging && <PurgeDialog slug={slug} queue={purging} onClose={() => setPurging(undefined)} />}
     </div>

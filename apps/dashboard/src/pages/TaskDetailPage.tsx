@@ -4,7 +4,7 @@ import { useAgents, useIssueCommand, useTask } from '../api/queries';
 import type { Agent, Task, TaskEvent } from '../api/types';
 import { useProjectRole } from '../components/AppShell';
 import { CommandOutcome, useTrackedCommand } from '../components/CommandOutcome';
-import { Badge, Button, Card, Dialog, ErrorNote, Pre, Spinner } from '../components/ui';
+import { Badge, Button, Card, Dialog, ErrorNote, Facts, Pre, Spinner } from '../components/ui';
 import { dateTime, duration, prettyJson } from '../lib/format';
 
 const REDACTED = '[REDACTED]';
@@ -135,8 +135,9 @@ export function TaskDetailPage() {
       </div>
       <CommandOutcome command={command} error={issue.error} />
       <Card title="Details">
-        <dl className="grid gap-3 text-sm sm:grid-cols-3">
-          {(
+        <Facts
+          columns="sm:grid-cols-3"
+          items={
             [
               ['Task id', <span className="font-mono">{task.task_id}</span>],
               ['Engine', task.engine],
@@ -150,13 +151,8 @@ export function TaskDetailPage() {
               ['Parent', task.parent_task_id ?? '—'],
               ['Root', task.root_task_id ?? '—'],
             ] as const
-          ).map(([label, value]) => (
-            <div key={label}>
-              <dt className="text-muted">{label}</dt>
-              <dd>{value}</dd>
-            </div>
-          ))}
-        </dl>
+          }
+        />
       </Card>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Args">

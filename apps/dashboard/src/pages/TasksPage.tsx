@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { apiUrl } from '../api/client';
 import { useTasks, type TaskFilters } from '../api/queries';
 import { TASK_STATES } from '../api/types';
-import { Badge, Button, EmptyState, ErrorNote, Input, Spinner } from '../components/ui';
+import { Badge, Button, EmptyState, ErrorNote, Input, Spinner, Table } from '../components/ui';
 import { duration, relativeTime } from '../lib/format';
 import { useSavedViews } from '../lib/saved-views';
 
@@ -115,44 +115,30 @@ export function TasksPage() {
           )}
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-line bg-panel">
-          <table className="w-full text-left text-sm">
-            <thead className="border-b border-line text-xs text-muted uppercase">
-              <tr>
-                <th className="px-3 py-2">Task</th>
-                <th className="px-3 py-2">State</th>
-                <th className="hidden px-3 py-2 md:table-cell">Queue</th>
-                <th className="hidden px-3 py-2 md:table-cell">Worker</th>
-                <th className="px-3 py-2">Runtime</th>
-                <th className="px-3 py-2">Received</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-line" data-testid="task-rows">
-              {rows.map((task) => (
-                <tr key={task.id} className="hover:bg-surface">
-                  <td className="px-3 py-2">
-                    <Link
-                      to="/projects/$slug/tasks/$engine/$taskId"
-                      params={{ slug, engine: task.engine, taskId: task.task_id }}
-                      className="font-medium hover:underline"
-                    >
-                      {task.name}
-                    </Link>
-                    <div className="font-mono text-xs text-muted">{task.task_id}</div>
-                  </td>
-                  <td className="px-3 py-2">
-                    <Badge value={task.state} />
-                    {task.retry_count > 0 && <span className="ml-1 text-xs text-muted">×{task.retry_count}</span>}
-                  </td>
-                  <td className="hidden px-3 py-2 md:table-cell">{task.queue ?? '—'}</td>
-                  <td className="hidden px-3 py-2 md:table-cell">{task.worker_name ?? '—'}</td>
-                  <td className="px-3 py-2">{duration(task.runtime_ms)}</td>
-                  <td className="px-3 py-2 text-muted">{relativeTime(task.received_at ?? task.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table label="Tasks" head={['Task', 'State', 'Queue', 'Worker', 'Runtime', 'Received']} bodyTestId="task-rows">
+          {rows.map((task) => (
+            <tr key={task.id} className="hover:bg-surface">
+              <td className="px-3 py-2">
+                <Link
+                  to="/projects/$slug/tasks/$engine/$taskId"
+                  params={{ slug, engine: task.engine, taskId: task.task_id }}
+                  className="font-medium hover:underline"
+                >
+                  {task.name}
+                </Link>
+                <div className="font-mono text-xs text-muted">{task.task_id}</div>
+              </td>
+              <td className="px-3 py-2">
+                <Badge value={task.state} />
+                {task.retry_count > 0 && <span className="ml-1 text-xs text-muted">×{task.retry_count}</span>}
+              </td>
+              <td className="px-3 py-2">{task.queue ?? '—'}</td>
+              <td className="px-3 py-2">{task.worker_name ?? '—'}</td>
+              <td className="px-3 py-2">{duration(task.runtime_ms)}</td>
+              <td className="px-3 py-2 text-muted">{relativeTime(task.received_at ?? task.created_at)}</td>
+            </tr>
+          ))}
+        </Table>
       )}
       {tasks.hasNextPage && (
         <Button onClick={() => void tasks.fetchNextPage()} disabled={tasks.isFetchingNextPage}>

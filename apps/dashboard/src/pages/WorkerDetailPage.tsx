@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useWorker } from '../api/queries';
 import { useProjectRole } from '../components/AppShell';
 import { CommandOutcome, useTrackedCommand } from '../components/CommandOutcome';
-import { Badge, Button, Card, EmptyState, ErrorNote, Pre, Spinner } from '../components/ui';
+import { Badge, Button, Card, EmptyState, ErrorNote, Facts, Pre, Spinner } from '../components/ui';
 import { useWorkerCommands, WorkerActionButtons, WorkerActionDialog, type WorkerAction } from '../components/WorkerActions';
 import { dateTime, prettyJson, relativeTime } from '../lib/format';
 
@@ -62,8 +62,9 @@ export function WorkerDetailPage() {
       <CommandOutcome command={command} error={commands.error} />
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Details">
-          <dl className="grid grid-cols-2 gap-3 text-sm">
-            {(
+          <Facts
+            columns="grid-cols-2"
+            items={
               [
                 ['Engine', worker.engine],
                 ['Host', worker.hostname ?? '—'],
@@ -75,13 +76,8 @@ export function WorkerDetailPage() {
                 ['Last heartbeat', relativeTime(worker.last_heartbeat)],
                 ['First seen', dateTime(worker.created_at)],
               ] as const
-            ).map(([label, value]) => (
-              <div key={label}>
-                <dt className="text-muted">{label}</dt>
-                <dd>{value}</dd>
-              </div>
-            ))}
-          </dl>
+            }
+          />
         </Card>
         <Card title={`Tasks since ${dateTime(worker.counts_since)}`}>
           <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-4">
