@@ -1,7 +1,7 @@
 // A brain for the benchmarks: `z4j serve` as its own process (so its CPU and memory are its own), on a fresh
 // Z4J_HOME, listening on an ephemeral loopback port; resolves once it reports ready.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,9 @@ export async function startBrainProcess({ databaseUrl, secret, services, env = {
       const line = out.split('\n').find((l) => l.includes('"lifecycle:listening"'));
       if (line) {
         child.stdout.off('data', onData);
-        child.stdout.resume(); // keep draining the child's logs
+        // Keep draining the child's logs; BENCH_BRAIN_LOG=<file> keeps them (appended) to see why a request failed.
+        if (process.env.BENCH_BRAIN_LOG) child.stdout.pipe(createWriteStream(process.env.BENCH_BRAIN_LOG, { flags: 'a' }));
+        else child.stdout.resume();
         resolve(JSON.parse(line).url);
       }
     };

@@ -154,7 +154,14 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     const events = [];
     for (let index = 0; index < 5; index += 1) {
       const taskId = `ok-${index}`;
-      events.push(taskEvent('task.received', taskId, new Date(now - 5000 + index), { task_name: 'app.tasks.resize' }));
+      // Children of broken-1's canvas: its detail page shows them in the tree.
+      events.push(
+        taskEvent('task.received', taskId, new Date(now - 5000 + index), {
+          task_name: 'app.tasks.resize',
+          parent_task_id: 'broken-1',
+          root_task_id: 'broken-1',
+        }),
+      );
       events.push(taskEvent('task.succeeded', taskId, new Date(now - 4000 + index), { task_name: 'app.tasks.resize', runtime_ms: 12 }));
     }
     events.push(
@@ -180,6 +187,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     await page.getByRole('link', { name: 'app.tasks.charge' }).click();
     await page.getByText('ValueError: card declined').first().waitFor();
     await page.getByText('masked by redaction').waitFor();
+    await expect.poll(() => page.getByTestId('task-tree').getByRole('link', { name: 'app.tasks.resize' }).count()).toBe(5);
     await expect.poll(() => page.getByTestId('timeline').locator('li').count()).toBe(2);
     await page.getByRole('button', { name: 'Retry' }).click();
     await page.getByRole('button', { name: 'Retry task' }).click();

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { useAgents, useIssueCommand, useTask } from '../api/queries';
 import type { Agent, Task, TaskEvent } from '../api/types';
 import { useProjectRole } from '../components/AppShell';
+import { TaskTree } from '../components/TaskTree';
 import { CommandOutcome, useTrackedCommand } from '../components/CommandOutcome';
 import { Badge, Button, Card, Dialog, ErrorNote, Facts, Pre, Spinner } from '../components/ui';
 import { dateTime, duration, prettyJson } from '../lib/format';
@@ -175,6 +176,9 @@ export function TaskDetailPage() {
           )}
         </Card>
       </div>
+      <Card title="Canvas">
+        <TaskTree slug={slug} engine={engine} taskId={taskId} />
+      </Card>
       <Card title="Timeline">
         <ol className="space-y-2 text-sm" data-testid="timeline">
           {events.map((event) => (
