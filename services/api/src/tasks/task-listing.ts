@@ -107,7 +107,15 @@ export function searchCondition(search: string): Expression<SqlBool> {
   return sql<SqlBool>`(${sql.join(arms, sql` or `)})`;
 }
 
+/**
+ * A number with an exponent beyond Postgres' numeric (`8e771126`: easily a hex task-id prefix) is JSON to JS but
+ * fails the `::jsonb` cast ("value overflows numeric format", a 500). Text with any 4-digit exponent is searched as
+ * text only; no real argument is written that way.
+ */
+const HUGE_EXPONENT = /\d[eE][+-]?\d{4,}/;
+
 function jsonKind(input: string): 'object' | 'array' | 'scalar' | undefined {
+  if (HUGE_EXPONENT.test(input)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(input);
