@@ -212,6 +212,15 @@ describe.skipIf(!postgres.available || !redis.available)('@z4j/agent-bullmq end 
     }
   });
 
+  it('pauses and resumes the queue through POST commands/pause-queue and resume-queue', async () => {
+    const paused = await issue('pause-queue', { queue: 'e2e' });
+    expect(paused.body).toMatchObject({ status: 'completed', result: { queue: 'e2e', paused: true } });
+    expect(await queue.isPaused()).toBe(true);
+    const resumed = await issue('resume-queue', { queue: 'e2e' });
+    expect(resumed.body).toMatchObject({ status: 'completed', result: { queue: 'e2e', paused: false } });
+    expect(await queue.isPaused()).toBe(false);
+  });
+
   it('answers reconcile_task with the job’s BullMQ state', async () => {
     const job = await queue.add('doomed', {}, { attempts: 1 });
     expect(await eventually(async () => (await job.getState()) === 'failed')).toBe(true);

@@ -204,6 +204,9 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
       .executeTakeFirstOrThrow();
     await expect.poll(() => settledQueueDepth(brain.brain.database.db, project.id, 'default')).toBe(17);
     await page.goto(`${origin}/projects/default/queues`);
+    await page.getByRole('button', { name: 'Pause default' }).click();
+    await page.getByTestId('command-outcome').getByText('completed').waitFor({ timeout: 15_000 });
+    expect(commands).toContain('pause_queue');
     await page.getByRole('button', { name: 'Purge default' }).click();
     await page.getByText('17 tasks').waitFor();
     const purge = page.getByRole('button', { name: 'Purge queue' });
@@ -212,7 +215,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     expect(await purge.isDisabled()).toBe(true);
     await page.getByLabel('Type the queue name to confirm').fill('default');
     await purge.click();
-    await page.getByTestId('command-outcome').getByText('completed').waitFor({ timeout: 15_000 });
+    await page.getByRole('dialog').getByTestId('command-outcome').getByText('completed').waitFor({ timeout: 15_000 });
     expect(commands).toContain('purge_queue');
     await shot('queues');
 

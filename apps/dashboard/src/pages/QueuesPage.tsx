@@ -4,6 +4,7 @@ import { useState } from 'react';
 import { purgeConfirmToken } from '@z4j/protocol/purge-confirm';
 import { api, type Page } from '../api/client';
 import { useAgents, useIssueCommand } from '../api/queries';
+import { CommandOutcome, useTrackedCommand } from '../components/CommandOutcome';
 import type { Command } from '../api/types';
 import { useProjectRole } from '../components/AppShell';
 import { Badge, Button, Dialog, EmptyState, ErrorNote, Input, Spinner, Table } from '../components/ui';
@@ -79,6 +80,18 @@ export function QueuesPage() {
     queryFn: () => api<Page<Queue>>(`/projects/${slug}/queues`, { query: { limit: 200 } }),
   });
   const [purging, setPurging] = useState<Queue | undefined>();
+  const agents = useAgents(slug);
+  const issue = useIssueCommand(slug);
+  const tracked = useTrackedCommand(slug);
+  const canOperate = role === 'operator' || role === 'admin';
+  /** Pausing needs an online agent running the queue's engine (engines without pause answer `failed`). */
+  const agentFor = (queue: Queue) =>
+    agents.data?.items.find((item) => !item.revoked && item.state === 'online' && item.engine_adapters.includes(queue.engine));
+  const setState = (queue: Queue, action: 'pause-queue' | 'resume-queue') => {
+    const agent = agentFor(queue);
+    if (!agent) return;
+    issue.mutate({ action, body: { agent_id: agent.id, engine: queue.engine, queue: queue.name } }, { onSuccess: tracked.track });
+  };
   if (queues.isPending) return <Spinner />;
   if (queues.error) return <ErrorNote error={queues.error} />;
   return (
@@ -95,16 +108,37 @@ export function QueuesPage() {
               <td className="px-3 py-2">{queue.depth ?? '—'}</td>
               <td className="px-3 py-2 text-muted">{relativeTime(queue.last_seen_at)}</td>
               <td className="px-3 py-2 text-right">
-                {role === 'admin' && (
-                  <Button variant="danger" aria-label={`Purge ${queue.name}`} onClick={() => setPurging(queue)}>
-                    Purge
-                  </Button>
-                )}
+                <div className="flex justify-end gap-2">
+                  {canOperate && (
+                    <>
+                      <Button
+                        aria-label={`Pause ${queue.name}`}
+                        disabled={!agentFor(queue) || issue.isPending}
+                        onClick={() => setState(queue, 'pause-queue')}
+                      >
+                        Pause
+                      </Button>
+                      <Button
+                        aria-label={`Resume ${queue.name}`}
+                        disabled={!agentFor(queue) || issue.isPending}
+                        onClick={() => setState(queue, 'resume-queue')}
+                      >
+                        Resume
+                      </Button>
+                    </>
+                  )}
+                  {role === 'admin' && (
+                    <Button variant="danger" aria-label={`Purge ${queue.name}`} onClick={() => setPurging(queue)}>
+                      Purge
+                    </Button>
+                  )}
+                </div>
               </td>
             </tr>
           ))}
         </Table>
       )}
+      <CommandOutcome command={tracked.command} error={issue.error} />
       {purging && <PurgeDialog slug={slug} queue={purging} onClose={() => setPurging(undefined)} />}
     </div>
   );

@@ -73,6 +73,7 @@ export const PurgeQueueBody = v.object({
   confirm_token: v.optional(v.nullable(name(128)), null),
   force: v.optional(v.boolean(), false),
 });
+export const QueueStateBody = v.object({ ...COMMON, ...OPTIONAL_ENGINE, queue: name(200) });
 export const RestartWorkerBody = v.object({ ...COMMON, ...OPTIONAL_ENGINE, worker_name: name(200) });
 export const PoolResizeBody = v.object({
   ...COMMON,
@@ -94,6 +95,7 @@ export type RetryTaskInput = v.InferOutput<typeof RetryTaskBody>;
 export type CancelTaskInput = v.InferOutput<typeof CancelTaskBody>;
 export type BulkRetryInput = v.InferOutput<typeof BulkRetryBody>;
 export type PurgeQueueInput = v.InferOutput<typeof PurgeQueueBody>;
+export type QueueStateInput = v.InferOutput<typeof QueueStateBody>;
 export type RestartWorkerInput = v.InferOutput<typeof RestartWorkerBody>;
 export type PoolResizeInput = v.InferOutput<typeof PoolResizeBody>;
 export type ConsumerInput = v.InferOutput<typeof ConsumerBody>;
@@ -215,6 +217,11 @@ export function purgeQueueCommand(body: PurgeQueueInput, engine: string | null):
     targetId: body.queue,
     payload: { queue: body.queue, confirm_token: body.confirm_token, force: body.force, engine },
   };
+}
+
+/** pause-queue / resume-queue: stop or restart handing a queue's jobs to workers (engines that have it, e.g. BullMQ). */
+export function queueStateCommand(action: 'pause_queue' | 'resume_queue', body: QueueStateInput, engine: string | null): CommandSpec {
+  return { action, targetType: 'queue', targetId: body.queue, payload: { queue: body.queue, engine } };
 }
 
 export function restartWorkerCommand(body: RestartWorkerInput, engine: string | null): CommandSpec {

@@ -167,6 +167,16 @@ describeEachDatabase('command routes', postgres, ({ kind, skip, test }) => {
           },
         },
         {
+          path: 'pause-queue',
+          body: { queue: 'emails' },
+          expected: { action: 'pause_queue', target_type: 'queue', target_id: 'emails', payload: { queue: 'emails', engine: 'celery' } },
+        },
+        {
+          path: 'resume-queue',
+          body: { queue: 'emails' },
+          expected: { action: 'resume_queue', target_type: 'queue', target_id: 'emails', payload: { queue: 'emails', engine: 'celery' } },
+        },
+        {
           path: 'restart-worker',
           body: { worker_name: 'celery@web-1' },
           expected: {
