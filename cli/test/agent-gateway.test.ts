@@ -58,6 +58,17 @@ describe.skipIf(!postgres.available)('agent gateway', () => {
     // Heartbeats are handled in order with the session's other writes; poll the projection, bounded.
     const depth = await settledQueueDepth(db, minted.project_id, 'default');
     expect(depth).toBe(7);
+    // …and the same heartbeat wrote this minute's depth sample of each queue (the history the queues page draws).
+    const samples = await db
+      .selectFrom('queue_depth_samples')
+      .select(['queue', 'depth'])
+      .where('project_id', '=', minted.project_id)
+      .orderBy('queue')
+      .execute();
+    expect(samples).toEqual([
+      { queue: 'default', depth: 7 },
+      { queue: 'mail', depth: 0 },
+    ]);
 
     await agent.close();
     const state = await settled(

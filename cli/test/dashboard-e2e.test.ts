@@ -204,6 +204,7 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
       .executeTakeFirstOrThrow();
     await expect.poll(() => settledQueueDepth(brain.brain.database.db, project.id, 'default')).toBe(17);
     await page.goto(`${origin}/projects/default/queues`);
+    await page.getByRole('img', { name: /Depth over the last hour, now 17/ }).waitFor();
     await page.getByRole('button', { name: 'Pause default' }).click();
     await page.getByTestId('command-outcome').getByText('completed').waitFor({ timeout: 15_000 });
     expect(commands).toContain('pause_queue');

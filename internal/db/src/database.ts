@@ -367,6 +367,14 @@ export interface Projects {
   updated_at: Generated<Timestamp>;
 }
 
+export interface QueueDepthSamples {
+  depth: number;
+  engine: string;
+  minute: Timestamp;
+  project_id: string;
+  queue: string;
+}
+
 export interface Queues {
   broker_type: string | null;
   broker_url_hint: string | null;
@@ -640,6 +648,7 @@ export interface DB {
   project_config: ProjectConfig;
   project_default_subscriptions: ProjectDefaultSubscriptions;
   projects: Projects;
+  queue_depth_samples: QueueDepthSamples;
   queues: Queues;
   saved_views: SavedViews;
   schedule_fires: ScheduleFires;

@@ -318,6 +318,21 @@ export function createGatewayStore(
               })),
             )
             .execute();
+          // Depth over time: one sample per queue per minute, the latest heartbeat of the minute wins.
+          const minute = new Date(Math.floor(seenAt.getTime() / 60_000) * 60_000);
+          await trx
+            .insertInto('queue_depth_samples')
+            .values(
+              depths.map((depth) => ({
+                project_id: agent.projectId,
+                engine: depth.engine,
+                queue: depth.queue,
+                minute,
+                depth: Math.min(depth.depth, 2 ** 31 - 1),
+              })),
+            )
+            .onConflict((oc) => oc.columns(['project_id', 'engine', 'queue', 'minute']).doUpdateSet((eb) => ({ depth: eb.ref('excluded.depth') })))
+            .execute();
         }
         const details = [...workers].sort((a, b) => compareKeys([a.engine, a.name], [b.engine, b.name]));
         if (details.length > 0) {

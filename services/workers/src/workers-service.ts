@@ -5,6 +5,7 @@ import { COMMAND_UPDATES_CHANNEL } from '@z4j/db';
 import { sweepAgentHealth } from './agent-health.js';
 import { sweepCommandTimeouts } from './command-timeouts.js';
 import { runPartitionMaintenance } from './partition-maintenance.js';
+import { sweepQueueDepthSamples } from './queue-depth-retention.js';
 import { createPeriodicTask, type PeriodicTask } from './periodic-task.js';
 
 /** Hourly, like the original's partition creator. */
@@ -14,8 +15,8 @@ const PARTITION_INTERVAL_MS = 3_600_000;
  * Background loops of the brain: events-partition upkeep, command timeouts
  * (`Z4J_COMMAND_TIMEOUT_SWEEP_SECONDS`), agent health
  * (`Z4J_AGENT_HEALTH_SWEEP_SECONDS`) and, on the embedded database, the
- * `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint, and audit retention
- * (`Z4J_AUDIT_RETENTION_*`). Schedule sweeps join it with their issue. Every
+ * `Z4J_WAL_CHECKPOINT_INTERVAL_SECONDS` checkpoint, audit retention
+ * (`Z4J_AUDIT_RETENTION_*`) and the queue depth history (7 days, hourly). Schedule sweeps join it with their issue. Every
  * sweep is a guarded UPDATE or takes a try-lock, safe to run on every replica
  * at once.
  */
@@ -58,6 +59,14 @@ export function createWorkersService(context: ServiceContext): BrainService {
         for (const projectId of swept.projectIds) context.dashboard.changed(projectId, 'agent.changed');
         if (swept.agents.length > 0 || swept.workers > 0)
           logger.info({ agents: swept.agents.length, workers: swept.workers }, 'workers:agents:marked_offline');
+      },
+    }),
+    createPeriodicTask({
+      name: 'queue-depth-retention',
+      intervalMs: PARTITION_INTERVAL_MS,
+      logger,
+      run: async () => {
+        await sweepQueueDepthSamples({ db: database.db, now: context.now() });
       },
     }),
     createPeriodicTask({

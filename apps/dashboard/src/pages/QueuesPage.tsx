@@ -18,6 +18,38 @@ interface Queue {
   readonly last_seen_at: string | null;
 }
 
+interface DepthSeries {
+  readonly engine: string;
+  readonly queue: string;
+  readonly points: readonly { minute: string; depth: number }[];
+}
+
+const HISTORY_MINUTES = 60;
+
+/** The last hour of a queue's depth (one point per minute with a heartbeat) as a small line; empty until samples exist. */
+function DepthSparkline({ series, since }: { series: DepthSeries | undefined; since: number }) {
+  if (!series || series.points.length === 0) return <span className="text-xs text-muted">no history yet</span>;
+  const width = 120;
+  const height = 24;
+  const max = Math.max(1, ...series.points.map((point) => point.depth));
+  const xy = series.points.map((point) => {
+    const x = ((Date.parse(point.minute) - since) / (HISTORY_MINUTES * 60_000)) * width;
+    return `${Math.max(0, Math.min(width, x)).toFixed(1)},${(height - 2 - (point.depth / max) * (height - 4)).toFixed(1)}`;
+  });
+  const last = series.points.at(-1)!;
+  return (
+    <svg
+      viewBox={`0 0 ${width} ${height}`}
+      className="h-6 w-32"
+      role="img"
+      aria-label={`Depth over the last hour, now ${last.depth}, peak ${max}`}
+    >
+      <title>{`Last hour: peak ${max}, latest ${last.depth}`}</title>
+      <polyline points={xy.join(' ')} fill="none" className="stroke-accent" strokeWidth="1.5" />
+    </svg>
+  );
+}
+
 /**
  * Purging deletes every waiting task of a queue: the dialog shows how many
  * first, and the button stays disabled until the queue's name is typed. The
@@ -80,6 +112,13 @@ export function QueuesPage() {
     queryFn: () => api<Page<Queue>>(`/projects/${slug}/queues`, { query: { limit: 200 } }),
   });
   const [purging, setPurging] = useState<Queue | undefined>();
+  // Samples land once a minute per queue; no push topic carries them, so the history refreshes on that cadence.
+  const history = useQuery({
+    queryKey: [slug, 'agents', 'queue-depths'],
+    queryFn: () => api<{ since: string; items: DepthSeries[] }>(`/projects/${slug}/queues/depths`, { query: { minutes: HISTORY_MINUTES } }),
+    refetchInterval: 60_000,
+  });
+  const seriesOf = (queue: Queue) => history.data?.items.find((item) => item.engine === queue.engine && item.queue === queue.name);
   const agents = useAgents(slug);
   const issue = useIssueCommand(slug);
   const tracked = useTrackedCommand(slug);
@@ -100,12 +139,15 @@ export function QueuesPage() {
       {queues.data.items.length === 0 ? (
         <EmptyState title="No queues seen yet">Queues appear when an agent reports tasks or heartbeats with queue depths.</EmptyState>
       ) : (
-        <Table label="Queues" head={['Queue', 'Engine', 'Depth', 'Last seen', '']}>
+        <Table label="Queues" head={['Queue', 'Engine', 'Depth', 'Last hour', 'Last seen', '']}>
           {queues.data.items.map((queue) => (
             <tr key={queue.id}>
               <td className="px-3 py-2 font-medium">{queue.name}</td>
               <td className="px-3 py-2">{queue.engine}</td>
               <td className="px-3 py-2">{queue.depth ?? '—'}</td>
+              <td className="px-3 py-2">
+                <DepthSparkline series={seriesOf(queue)} since={Date.parse(history.data?.since ?? new Date().toISOString())} />
+              </td>
               <td className="px-3 py-2 text-muted">{relativeTime(queue.last_seen_at)}</td>
               <td className="px-3 py-2 text-right">
                 <div className="flex justify-end gap-2">

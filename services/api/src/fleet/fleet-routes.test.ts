@@ -217,4 +217,36 @@ describeEachDatabase('workers and queues over HTTP', postgres, ({ skip, test }) 
     const rq = await harness.request('GET', '/api/v1/projects/alpha/queues?engine=rq', { jar });
     expect(rq.body.items.map((row: { name: string; depth: number }) => [row.name, row.depth])).toEqual([['default', 3]]);
   });
+
+  it.skipIf(skip)("answers each queue's depth per minute over the window, this project's only", async () => {
+    const { harness, alphaId, betaId, jar } = await setup();
+    harness.clock.now = new Date('2026-03-01T12:30:20Z');
+    const minute = (iso: string) => new Date(iso);
+    await harness.db
+      .insertInto('queue_depth_samples')
+      .values([
+        { project_id: alphaId, engine: 'celery', queue: 'mail', minute: minute('2026-03-01T12:28:00Z'), depth: 5 },
+        { project_id: alphaId, engine: 'celery', queue: 'mail', minute: minute('2026-03-01T12:30:00Z'), depth: 9 },
+        { project_id: alphaId, engine: 'celery', queue: 'default', minute: minute('2026-03-01T12:29:00Z'), depth: 1 },
+        // Outside a 3-minute window (12:28–12:30), and another project's.
+        { project_id: alphaId, engine: 'celery', queue: 'mail', minute: minute('2026-03-01T12:27:00Z'), depth: 77 },
+        { project_id: betaId, engine: 'celery', queue: 'secret', minute: minute('2026-03-01T12:30:00Z'), depth: 99 },
+      ])
+      .execute();
+    const reply = await harness.request('GET', '/api/v1/projects/alpha/queues/depths?minutes=3', { jar });
+    expect(reply.status).toBe(200);
+    expect(reply.body.since).toBe('2026-03-01T12:28:00.000Z');
+    expect(reply.body.items).toEqual([
+      { engine: 'celery', queue: 'default', points: [{ minute: '2026-03-01T12:29:00.000000+00:00', depth: 1 }] },
+      {
+        engine: 'celery',
+        queue: 'mail',
+        points: [
+          { minute: '2026-03-01T12:28:00.000000+00:00', depth: 5 },
+          { minute: '2026-03-01T12:30:00.000000+00:00', depth: 9 },
+        ],
+      },
+    ]);
+    expect((await harness.request('GET', '/api/v1/projects/alpha/queues/depths?minutes=1441', { jar })).status).toBe(422);
+  });
 });

@@ -210,5 +210,35 @@ export function createFleetRoutes(deps: ApiDeps): AnyRoute[] {
         return c.json(pageOf(rows, query.limit, (row) => [row.name, row.id]));
       },
     }),
+    defineRoute({
+      method: 'GET',
+      path: '/projects/:slug/queues/depths',
+      tag: 'queues',
+      summary: "Each queue's depth per minute over the last `minutes` (1–1440, default 60), from agent heartbeats",
+      access: { kind: 'project', role: 'viewer' },
+      query: v.object({
+        minutes: v.optional(v.pipe(v.string(), v.toNumber(), v.integer('expected whole minutes'), v.minValue(1), v.maxValue(1440)), '60'),
+        engine: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(40))),
+      }),
+      handler: async ({ c, query, project }) => {
+        const until = deps.now();
+        const since = new Date(Math.floor(until.getTime() / 60_000) * 60_000 - (Number(query.minutes) - 1) * 60_000);
+        let select = deps.db
+          .selectFrom('queue_depth_samples')
+          .select(['engine', 'queue', timestampText('queue_depth_samples.minute').as('minute'), 'depth'])
+          .where('project_id', '=', project.id)
+          .where('minute', '>=', since);
+        if (query.engine !== undefined) select = select.where('engine', '=', query.engine);
+        const rows = await select.orderBy('engine').orderBy('queue').orderBy('minute').execute();
+        const series = new Map<string, { engine: string; queue: string; points: { minute: string; depth: number }[] }>();
+        for (const row of rows) {
+          const key = `${row.engine}\u0000${row.queue}`;
+          let entry = series.get(key);
+          if (!entry) series.set(key, (entry = { engine: row.engine, queue: row.queue, points: [] }));
+          entry.points.push({ minute: row.minute, depth: row.depth });
+        }
+        return c.json({ since: since.toISOString(), until: until.toISOString(), items: [...series.values()] });
+      },
+    }),
   ];
 }
