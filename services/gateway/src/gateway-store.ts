@@ -331,7 +331,9 @@ export function createGatewayStore(
                 depth: Math.min(depth.depth, 2 ** 31 - 1),
               })),
             )
-            .onConflict((oc) => oc.columns(['project_id', 'engine', 'queue', 'minute']).doUpdateSet((eb) => ({ depth: eb.ref('excluded.depth') })))
+            .onConflict((oc) =>
+              oc.columns(['project_id', 'engine', 'queue', 'minute']).doUpdateSet((eb) => ({ depth: eb.ref('excluded.depth') })),
+            )
             .execute();
         }
         const details = [...workers].sort((a, b) => compareKeys([a.engine, a.name], [b.engine, b.name]));
