@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const benches = ['startup.js', 'ingest.js', 'api.js', 'dashboard.js'];
+const benches = ['startup.js', 'ingest.js', 'api.js', 'dashboard.js', 'agent.js'];
 let failed = false;
 for (const bench of benches) {
   console.log(`\n### ${bench}`);
