@@ -183,6 +183,21 @@ describe.skipIf(skip)('dashboard in a real browser', () => {
     expect(navigations).toEqual([]);
     await shot('tasks');
 
+    // Keyboard only: Tab reaches the search box, Enter searches, and the filter lands in the URL (a shareable view).
+    const focusedLabel = () =>
+      page.evaluate(
+        () =>
+          (
+            globalThis as unknown as { document: { activeElement: { getAttribute(name: string): string | null } | null } }
+          ).document.activeElement?.getAttribute('aria-label') ?? null,
+      );
+    for (let press = 0; press < 40 && (await focusedLabel()) !== 'Search tasks'; press += 1) await page.keyboard.press('Tab');
+    expect(await focusedLabel()).toBe('Search tasks');
+    await page.keyboard.type('charge');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe('charge');
+    await expect.poll(() => rows.count()).toBe(1);
+
     // The failed task: exception, redacted kwargs, timeline; retry reaches the agent and its result shows.
     await page.getByRole('link', { name: 'app.tasks.charge' }).click();
     await page.getByText('ValueError: card declined').first().waitFor();
