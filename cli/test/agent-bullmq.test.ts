@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '@z4j/agent';
 import { createBullMQAdapter } from '@z4j/agent-bullmq';
 import type { MintedAgent } from '@z4j/enrolment';
-import { hashApiKey, mintApiKey } from '@z4j/identity';
 import { purgeConfirmToken, type JsonObject } from '@z4j/protocol';
 import { probePostgres } from '@z4j/testing';
 import {
@@ -13,7 +12,7 @@ import {
   testConnection,
   uniquePrefix,
 } from '../../packages/agent-bullmq/src/test-support/test-redis.js';
-import { startTestBrain, TEST_SECRET, type TestBrain } from './test-brain.js';
+import { mintAdminApiKey, startTestBrain, type TestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 const redis = await probeRedis();
@@ -57,24 +56,7 @@ describe.skipIf(!postgres.available || !redis.available)('@z4j/agent-bullmq end 
       services: ['gateway', 'ingest', 'api', 'workers'],
       env: { Z4J_REGISTRY_RECONCILE_INTERVAL_SECONDS: '1', Z4J_ENVIRONMENT: 'dev' },
     });
-    const db = brain.brain.database.db;
-    const user = await db
-      .insertInto('users')
-      .values({ email: 'bullmq-e2e@example.com', password_hash: 'x', is_admin: true })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const key = mintApiKey();
-    apiToken = key.token;
-    await db
-      .insertInto('api_keys')
-      .values({
-        user_id: user.id,
-        name: 'bullmq-e2e',
-        token_hash: hashApiKey(TEST_SECRET, key.token),
-        prefix: key.prefix,
-        scopes: ['admin:*'],
-      })
-      .execute();
+    apiToken = await mintAdminApiKey(brain, 'bullmq-e2e');
     minted = await brain.mint('bullmq-e2e');
 
     queue = new Queue('e2e', { connection: testConnection(), prefix });

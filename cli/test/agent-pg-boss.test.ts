@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '@z4j/agent';
 import { createPgBossAdapter, taskIdOf, type PgBossAdapter } from '@z4j/agent-pg-boss';
 import type { MintedAgent } from '@z4j/enrolment';
-import { hashApiKey, mintApiKey } from '@z4j/identity';
 import { purgeConfirmToken, type JsonObject } from '@z4j/protocol';
 import { probePostgres } from '@z4j/testing';
 import { eventually, startTestBoss, type TestBoss } from '../../packages/agent-pg-boss/src/test-support/test-pg-boss.js';
-import { startTestBrain, TEST_SECRET, type TestBrain } from './test-brain.js';
+import { mintAdminApiKey, startTestBrain, type TestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -59,24 +58,7 @@ describe.skipIf(!postgres.available)('@z4j/agent-pg-boss end to end: real brain,
       startTestBoss({ max: 30 }),
     ]);
     boss = test.boss;
-    const db = brain.brain.database.db;
-    const user = await db
-      .insertInto('users')
-      .values({ email: 'pgboss-e2e@example.com', password_hash: 'x', is_admin: true })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const key = mintApiKey();
-    apiToken = key.token;
-    await db
-      .insertInto('api_keys')
-      .values({
-        user_id: user.id,
-        name: 'pgboss-e2e',
-        token_hash: hashApiKey(TEST_SECRET, key.token),
-        prefix: key.prefix,
-        scopes: ['admin:*'],
-      })
-      .execute();
+    apiToken = await mintAdminApiKey(brain, 'pgboss-e2e');
     minted = await brain.mint('pgboss-e2e');
 
     await boss.createQueue('e2e', { name: 'e2e', retryLimit: 1 });

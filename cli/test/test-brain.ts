@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Database } from '@z4j/db';
 import { mintAgent, type MintedAgent } from '@z4j/enrolment';
+import { hashApiKey, mintApiKey } from '@z4j/identity';
 import { bootBrain, SERVICE_NAMES, type BrainProcess, type ServiceName } from '@z4j/runtime';
 import { createMigratedTestDatabase } from '@z4j/testing';
 import { SERVICE_FACTORIES } from '../src/service-registry.js';
@@ -109,4 +110,23 @@ export function settledQueueDepth(db: Kysely<Database>, projectId: string, queue
       )?.pending_count,
     (value) => value !== undefined,
   );
+}
+
+/**
+ * A global admin with an `admin:*` API key on the brain's database, for tests that drive the REST API as an
+ * operator would (commands with `?wait=true`, schedules); returns the bearer token.
+ */
+export async function mintAdminApiKey(brain: TestBrain, name: string): Promise<string> {
+  const db = brain.brain.database.db;
+  const user = await db
+    .insertInto('users')
+    .values({ email: `${name}@example.com`, password_hash: 'x', is_admin: true })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const key = mintApiKey();
+  await db
+    .insertInto('api_keys')
+    .values({ user_id: user.id, name, token_hash: hashApiKey(TEST_SECRET, key.token), prefix: key.prefix, scopes: ['admin:*'] })
+    .execute();
+  return key.token;
 }

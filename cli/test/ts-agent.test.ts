@@ -11,11 +11,10 @@ import {
   type EventSink,
   type WorkerDetail,
 } from '@z4j/agent';
-import { hashApiKey, mintApiKey } from '@z4j/identity';
 import type { JsonObject } from '@z4j/protocol';
 import { probePostgres } from '@z4j/testing';
 import type { MintedAgent } from '@z4j/enrolment';
-import { settledQueueDepth, startTestBrain, TEST_SECRET, type TestBrain } from './test-brain.js';
+import { mintAdminApiKey, settledQueueDepth, startTestBrain, type TestBrain } from './test-brain.js';
 
 const postgres = await probePostgres();
 
@@ -155,24 +154,7 @@ describe.skipIf(!postgres.available)('the TypeScript agent (@z4j/agent) against 
 
   beforeAll(async () => {
     brain = await startTestBrain({ services, env: brainEnv });
-    const db = brain.brain.database.db;
-    const user = await db
-      .insertInto('users')
-      .values({ email: 'ts-agent@example.com', password_hash: 'x', is_admin: true })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const key = mintApiKey();
-    apiToken = key.token;
-    await db
-      .insertInto('api_keys')
-      .values({
-        user_id: user.id,
-        name: 'ts-agent',
-        token_hash: hashApiKey(TEST_SECRET, key.token),
-        prefix: key.prefix,
-        scopes: ['admin:*'],
-      })
-      .execute();
+    apiToken = await mintAdminApiKey(brain, 'ts-agent');
     minted = await brain.mint('ts-agent');
     relay = await ObservingRelay.start(brain.agentUrl);
   });
