@@ -74,7 +74,7 @@ describe.skipIf(!postgres.available || !redis.available)('@z4j/agent-bullmq thro
     const ids: string[] = [];
     const adding = (async () => {
       for (let n = 1; n <= JOBS; n += 50) {
-        const jobs = await queue!.addBulk(
+        const jobs = await queue.addBulk(
           Array.from({ length: 50 }, (_, i) => ({
             name: 'work',
             data: { n: n + i },
