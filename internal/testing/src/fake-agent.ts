@@ -252,7 +252,7 @@ export class FakeAgent {
   #onMessage(data: Buffer): void {
     const frame = parseFrame(data);
     // Inbound signed frames are verified like a real agent verifies them.
-    if (frame.type !== 'hello_ack') this.#verifier?.verify(frame);
+    if (frame.type !== 'hello_ack') this.#verifier?.verify(frame, data);
     this.inbound.push(frame);
     if (frame.type === 'command' && this.options.onCommand) this.#dispatchCommand(frame, this.options.onCommand);
     if (frame.type === 'event_batch_ack') {

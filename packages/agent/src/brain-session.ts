@@ -164,7 +164,8 @@ export class BrainSession {
     if (this.#state !== 'active') return;
     let frame: VerifiedFrame;
     try {
-      frame = this.#verifier!.verify(parseFrame(toBuffer(data)));
+      const bytes = toBuffer(data);
+      frame = this.#verifier!.verify(parseFrame(bytes), bytes);
     } catch (error) {
       this.#deps.logger.warn({ err: error }, 'agent:frame:rejected');
       this.#fail('auth', 4403, 'signature or replay check failed');

@@ -418,6 +418,104 @@ describe('properties', () => {
   });
 });
 
+describe('FrameVerifier: the wire-bytes path', () => {
+  const idArb = fc.string({ minLength: 1, maxLength: 64 });
+  const typeArb = fc.constantFrom(...SIGNED_FRAME_TYPES);
+  const verifier = (c = clock()) => new FrameVerifier({ secret: SECRET, binding: BINDING, now: c.now });
+
+  it('signEncoded -> parseFrame -> verify(frame, wire) round-trips', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(typeArb, idArb, jsonObject), { minLength: 1, maxLength: 4 }), (frames) => {
+        const c = clock();
+        const signer = new FrameSigner({ secret: SECRET, binding: BINDING, now: c.now });
+        const v = verifier(c);
+        for (const [type, id, payload] of frames) {
+          const bytes = signer.signEncoded({ type, id, payload });
+          const received = v.verify(parseFrame(bytes), bytes);
+          expect(received.payload).toEqual(payload);
+          c.advance(10);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('hashes the wire bytes instead of re-serialising: it is the bytes that are trusted', () => {
+    const signer = new FrameSigner({ secret: SECRET, binding: BINDING, now: () => new Date(T0) });
+    const bytes = signer.signEncoded({ type: 'event_batch', id: 'ev_1', payload: { events: [{ n: 1 }] } });
+    const frame = parseFrame(bytes);
+    // Edited after parsing: only a check of the bytes (not of the object) can still pass. This is why the
+    // wire must be the very bytes the frame was parsed from.
+    (frame.payload as JsonObject).events = [];
+    expect(() => verifier().verify(frame, bytes)).not.toThrow();
+    expect(() => verifier().verify(parseFrame(bytes))).not.toThrow();
+  });
+
+  it('flipping any byte of the payload on the wire breaks the frame (or leaves its meaning unchanged)', () => {
+    fc.assert(
+      fc.property(jsonObject, fc.nat(), fc.integer({ min: 1, max: 255 }), (payload, where, mask) => {
+        const signer = new FrameSigner({ secret: SECRET, binding: BINDING, now: () => new Date(T0) });
+        const bytes = signer.signEncoded({ type: 'event_batch', id: 'ev_1', payload });
+        const payloadBytes = canonicalBytes(payload);
+        const start = bytes.indexOf(Buffer.concat([Buffer.from('"payload":'), payloadBytes])) + 10;
+        const tampered = Buffer.from(bytes);
+        const i = start + (where % payloadBytes.length);
+        tampered[i] = tampered[i]! ^ mask;
+        let parsed: JsonObject;
+        try {
+          parsed = parseFrame(tampered);
+        } catch {
+          return;
+        }
+        try {
+          verifier().verify(parsed, tampered);
+        } catch (err) {
+          expect(err).toBeInstanceOf(FrameVerificationError);
+          return;
+        }
+        expect(canonicalJson(parsed)).toBe(canonicalJson(parseFrame(bytes)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a frame that is not canonical on the wire (key order, spaces) still verifies', () => {
+    fc.assert(
+      fc.property(jsonObject, fc.integer(), (payload, seed) => {
+        const signer = new FrameSigner({ secret: SECRET, binding: BINDING, now: () => new Date(T0) });
+        const frame = signer.sign({ type: 'heartbeat', id: 'hb_1', payload });
+        let s = seed;
+        const random = () => {
+          s = (Math.imul(s, 1103515245) + 12345) | 0;
+          return ((s >>> 8) & 0xffff) / 0x10000;
+        };
+        const wire = Buffer.from(serializeInOrder(shuffleKeys(frame, random), canonicalJson).replace(/^\{/, '{ '), 'utf8');
+        expect(() => verifier().verify(parseFrame(wire), wire)).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a payload that spells out the envelope inside it verifies, and a forged envelope does not', () => {
+    const signer = new FrameSigner({ secret: SECRET, binding: BINDING, now: () => new Date(T0) });
+    const payload = { a: { project_id: PROJECT_ID, seq: 7, session_id: BINDING.sessionId, ts: 'x', type: 'y', v: 2 }, seq: 9 };
+    const bytes = signer.signEncoded({ type: 'heartbeat', id: 'hb_1', payload });
+    expect(verifier().verify(parseFrame(bytes), bytes).seq).toBe(1);
+    const forged = Buffer.from(bytes.toString('utf8').replace('"seq":1,', '"seq":2,'), 'utf8');
+    expect(() => verifier().verify(parseFrame(forged), forged)).toThrow(FrameVerificationError);
+  });
+
+  it('rejects an upper-case hmac on a canonical wire, like the other path', () => {
+    const signer = new FrameSigner({ secret: SECRET, binding: BINDING, now: () => new Date(T0) });
+    const text = signer.signEncoded({ type: 'heartbeat', id: 'hb_1', payload: {} }).toString('utf8');
+    const upper = Buffer.from(
+      text.replace(/"hmac":"([0-9a-f]{64})"/, (_m, hex: string) => `"hmac":"${hex.toUpperCase()}"`),
+      'utf8',
+    );
+    expect(() => verifier().verify(parseFrame(upper), upper)).toThrow(FrameVerificationError);
+  });
+});
+
 // Where a Python is installed, check TS-signed wire frames the way the Python
 // receiver does: json.loads, drop hmac, add the binding, json.dumps canonical, HMAC.
 const hasPython = spawnSync('python3', ['-c', 'print(1)'], { encoding: 'utf8' }).stdout?.trim() === '1';

@@ -378,23 +378,35 @@ export class FrameVerifier {
   readonly #binding: SessionBinding;
   /** The replay state of this session direction. */
   readonly replayGuard: ReplayGuard;
+  /** The fixed pieces of the signing input around the wire's own bytes (see #wireHmacMatches). */
+  readonly #agentPrefix: Buffer;
+  readonly #projectPiece: string;
+  readonly #sessionPiece: string;
 
   constructor(options: FrameVerifierOptions) {
     assertSecret(options.secret, 'FrameVerifier');
     this.#secret = options.secret;
     this.#binding = options.binding;
     this.replayGuard = new ReplayGuard(options);
+    this.#agentPrefix = Buffer.from(`{"agent_id":${canonicalJson(options.binding.agentId)},`, 'utf8');
+    this.#projectPiece = `,"project_id":${canonicalJson(options.binding.projectId)},"seq":`;
+    this.#sessionPiece = `,"session_id":${canonicalJson(options.binding.sessionId)},`;
   }
 
   /**
-   * Checks one frame; returns it typed when it passes.
+   * Checks one frame; returns it typed when it passes. Given the `wire` bytes
+   * the frame was parsed from, a frame that is already canonical on the wire
+   * (what {@link FrameSigner.signEncoded} sends: z4j's own agents and brain)
+   * is checked by hashing those bytes instead of re-serialising the frame;
+   * any other frame (the Python agent's key order, spaces, extra keys) takes
+   * the re-serialising path. The outcome is the same either way.
    *
    * @throws {FrameVerificationError} (close code 4403) naming the failed check.
    * @example
-   * const frame = verifier.verify(parseFrame(bytes));
+   * const frame = verifier.verify(parseFrame(bytes), bytes);
    * if (frame.type === 'heartbeat') handleHeartbeat(parsePayload('heartbeat', frame.payload));
    */
-  verify(frame: JsonObject): VerifiedFrame {
+  verify(frame: JsonObject, wire?: Uint8Array): VerifiedFrame {
     if (frame.v !== FRAME_VERSION) throw new FrameVerificationError('version', 'frame v must be the integer 2');
     if (!isSignedFrameType(frame.type)) {
       throw new FrameVerificationError('type', `frame type ${JSON.stringify(frame.type ?? null)} is not a signed frame type`);
@@ -406,14 +418,62 @@ export class FrameVerifier {
     if (typeof provided !== 'string' || provided.length !== HMAC_HEX_LENGTH) {
       throw new FrameVerificationError('hmac', 'frame hmac is missing or has the wrong length');
     }
-    const expected = computeFrameHmac(this.#secret, frame, this.#binding);
-    // utf8, not latin1: latin1 would fold non-ASCII chars onto hex digits.
-    const a = Buffer.from(provided, 'utf8');
-    const b = Buffer.from(expected, 'utf8');
-    if (a.length !== b.length || !timingSafeEqual(a, b)) {
-      throw new FrameVerificationError('hmac', 'frame hmac does not match');
+    if (!(wire !== undefined && this.#wireHmacMatches(frame, provided, wire))) {
+      const expected = computeFrameHmac(this.#secret, frame, this.#binding);
+      // utf8, not latin1: latin1 would fold non-ASCII chars onto hex digits.
+      const a = Buffer.from(provided, 'utf8');
+      const b = Buffer.from(expected, 'utf8');
+      if (a.length !== b.length || !timingSafeEqual(a, b)) {
+        throw new FrameVerificationError('hmac', 'frame hmac does not match');
+      }
     }
     this.replayGuard.check(frame);
     return frame as VerifiedFrame;
   }
+
+  /**
+   * The fast path of {@link verify}: whether the HMAC over the signing input
+   * spliced together from the wire bytes matches. Applies only when the wire
+   * has exactly the layout signEncoded() writes,
+   *
+   *   {"hmac":"<64 hex>",<id, nonce and payload>,"seq":<seq>,"ts":<ts>,"type":<type>,"v":2}
+   *
+   * which the parsed frame proves for the keys (exactly these, in this order)
+   * and the bytes prove for the head and the tail; the signing input is then
+   * {"agent_id":…,<the same middle bytes>,"project_id":…,"seq":<seq>,"session_id":…,"ts":…,"type":…,"v":2}.
+   * A match means the signer HMACed exactly these bytes, so the frame parsed
+   * from them is the frame it signed. A miss proves nothing (the middle may
+   * simply not be canonical): the caller falls back to re-serialising.
+   */
+  #wireHmacMatches(frame: JsonObject, provided: string, wire: Uint8Array): boolean {
+    let keys = 0;
+    for (const key in frame) {
+      if (key !== CANONICAL_WIRE_KEYS[keys]) return false;
+      keys++;
+    }
+    if (keys !== CANONICAL_WIRE_KEYS.length) return false;
+    // Lowercase hex only, like the re-serialising path's string compare (Buffer.from(hex) would accept 'AB').
+    if (!LOWER_HEX_64.test(provided)) return false;
+    const { seq, ts, type } = frame;
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || typeof ts !== 'string' || typeof type !== 'string') return false;
+    const bytes = Buffer.isBuffer(wire) ? wire : Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength);
+    const head = `{"hmac":"${provided}",`;
+    if (bytes.length < head.length || bytes.toString('latin1', 0, head.length) !== head) return false;
+    const after = `"ts":${canonicalJson(ts)},"type":${canonicalJson(type)},"v":${FRAME_VERSION}}`;
+    const tail = Buffer.from(`,"seq":${seq},${after}`, 'utf8');
+    const middleEnd = bytes.length - tail.length;
+    if (middleEnd <= head.length || !bytes.subarray(middleEnd).equals(tail)) return false;
+    const expected = createHmac('sha256', this.#secret)
+      .update(this.#agentPrefix)
+      .update(bytes.subarray(head.length, middleEnd))
+      .update(`${this.#projectPiece}${seq}${this.#sessionPiece}${after}`, 'utf8')
+      .digest();
+    const actual = Buffer.from(provided, 'hex');
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
 }
+
+const LOWER_HEX_64 = /^[0-9a-f]{64}$/;
+
+/** Top-level keys of a frame as {@link FrameSigner.signEncoded} writes it, in wire order. */
+const CANONICAL_WIRE_KEYS = ['hmac', 'id', 'nonce', 'payload', 'seq', 'ts', 'type', 'v'] as const;

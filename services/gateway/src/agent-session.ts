@@ -294,7 +294,7 @@ export class AgentSession {
       }
     }
     try {
-      this.#verifier?.verify(frame);
+      this.#verifier?.verify(frame, data);
     } catch (error) {
       this.deps.metrics.verificationFailures.inc();
       this.#log.warn({ reason: (error as { reason?: string }).reason, frameType: type }, 'gateway:frame:rejected');

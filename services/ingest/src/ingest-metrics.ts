@@ -19,6 +19,8 @@ export interface IngestMetrics {
   /** After a commit: the events that became rows, and the terminal task outcomes among them. */
   recordCommitted(events: readonly NormalisedEvent[], outcomes: readonly TaskOutcome[]): void;
   recordDeadlock(): void;
+  /** A group that carried events already stored (re-sends, replays) and was written the careful way. */
+  recordReplayedGroup(): void;
 }
 
 /**
@@ -62,6 +64,14 @@ export function createIngestMetrics(registry: Registry | undefined): IngestMetri
       registers,
     });
 
+  const replayedGroups =
+    existing<Counter>('z4j_ingest_replayed_groups_total') ??
+    new Counter({
+      name: 'z4j_ingest_replayed_groups_total',
+      help: 'Group commits that carried already-stored events (agent re-sends, replays) and were written in a second, careful pass.',
+      registers,
+    });
+
   const namesByProject = new Map<string, Set<string>>();
   const taskNameLabel = (projectId: string, taskName: string): string => {
     const name = taskName.length > MAX_TASK_NAME_LABEL ? taskName.slice(0, MAX_TASK_NAME_LABEL) : taskName;
@@ -93,6 +103,9 @@ export function createIngestMetrics(registry: Registry | undefined): IngestMetri
     },
     recordDeadlock() {
       deadlocks.inc();
+    },
+    recordReplayedGroup() {
+      replayedGroups.inc();
     },
   };
 }

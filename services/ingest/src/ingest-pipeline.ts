@@ -12,13 +12,16 @@ import {
   batchUpsertWorkers,
   eventKey,
   findForeignCanvasRefs,
+  GROUP_HAS_STORED_EVENTS,
+  writeGroupAtOnce,
+  type AgentSighting,
   type NamedSighting,
 } from './event-writer.js';
 import { Fifo } from './fifo.js';
 import { createIngestMetrics } from './ingest-metrics.js';
 import { normaliseBatch, type NormalisedBatch, type NormalisedEvent } from './normalise-event.js';
 import { ProjectRateLimiter } from './project-rate-limiter.js';
-import { projectSchedules } from './schedule-projector.js';
+import { projectSchedules, SCHEDULE_KINDS } from './schedule-projector.js';
 import { compareText, reduceTaskEvents, shortText, taskOutcomes, MAX_REF_LENGTH } from './task-reduction.js';
 
 /**
@@ -37,7 +40,9 @@ import { compareText, reduceTaskEvents, shortText, taskOutcomes, MAX_REF_LENGTH 
  * `maxBatchDelayMs` after the oldest queued batch arrived (less when
  * `maxBatchEvents` are already queued), takes up to `maxBatchEvents` events
  * from as many batches (sessions, agents, projects) as it can, and writes them
- * in ONE transaction of a handful of set-based statements (event-writer.ts).
+ * with ONE statement (z4j_ingest_group, event-writer.ts) that commits by
+ * itself — or, when some of the events were already stored, in one careful
+ * transaction that projects only the new rows (see writeGroup).
  * The real agent sends one event per frame (§1.9), so without this the
  * database would see one transaction per event. While transactions run (at
  * most `maxConcurrentTransactions`, 2 on Postgres so one writes while the
@@ -116,10 +121,17 @@ interface Pending {
 }
 
 interface GroupResult {
-  /** eventKey() of the rows really inserted. */
-  readonly inserted: ReadonlySet<string>;
+  /** eventKey() of the rows really inserted; undefined when every row of the group was new. */
+  readonly inserted: ReadonlySet<string> | undefined;
   readonly insertedEvents: readonly NormalisedEvent[];
 }
+
+/**
+ * After a group turned out to carry already-stored events, the next groups skip the one-statement attempt for
+ * this long: re-sends come in waves (a reconnecting agent re-sends its whole unacked buffer), and each failed
+ * attempt would cost a wasted write.
+ */
+const CAREFUL_AFTER_REPLAY_MS = 1_000;
 
 export function createIngestPipeline(options: IngestPipelineOptions): IngestPipeline {
   const maxBatchEvents = Math.max(1, options.maxBatchEvents ?? 5000);
@@ -147,6 +159,8 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
   let closing = false;
   let transactions = 0;
   let retries = 0;
+  /** Wall-clock ms until which groups are written carefully (see CAREFUL_AFTER_REPLAY_MS). */
+  let carefulUntilMs = 0;
 
   function wake(): void {
     const resume = wakeFlusher;
@@ -303,7 +317,9 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     const projectIds = new Set<string>();
     group.forEach((pending, index) => {
       let accepted = 0;
-      for (const key of owned[index]!) if (result.inserted.has(key)) accepted += 1;
+      const inserted = result.inserted;
+      if (inserted === undefined) accepted = owned[index]!.length;
+      else for (const key of owned[index]!) if (inserted.has(key)) accepted += 1;
       if (accepted > 0) projectIds.add(pending.normalised.events[0]!.projectId);
       pending.resolve({ received: pending.normalised.received, accepted, rejected: pending.normalised.rejected });
     });
@@ -319,7 +335,7 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     for (let attempt = 1; ; attempt++) {
       try {
         transactions += 1;
-        return await db.transaction().execute((trx) => writeGroup(trx, rows, allEvents, now()));
+        return await writeGroup(rows, allEvents, now());
       } catch (error) {
         if (sqlStateOf(error) === '40P01') metrics.recordDeadlock();
         if (attempt >= maxAttempts || classifySqlError(error) !== 'retryable') throw error;
@@ -331,8 +347,39 @@ export function createIngestPipeline(options: IngestPipelineOptions): IngestPipe
     }
   }
 
+  /**
+   * Two ways to write a group, with the same statements in the same (lock) order:
+   * - at once: one statement that commits by itself, on the premise that every row is new (the usual case);
+   * - carefully: a transaction that inserts the events first and projects only the rows that were new. Taken
+   *   when the premise failed (nothing was written then), for a while after that, and for schedule events,
+   *   whose projection reads and writes row by row.
+   */
+  async function writeGroup(rows: readonly NormalisedEvent[], allEvents: readonly NormalisedEvent[], at: Date): Promise<GroupResult> {
+    if (at.getTime() >= carefulUntilMs && !rows.some((event) => SCHEDULE_KINDS.has(event.kind))) {
+      try {
+        const deltas = reduceTaskEvents(rows);
+        const foreignRefs = crossProjectRefCheck && deltas.length > 0 ? await findForeignCanvasRefs(db, deltas) : NO_REFS;
+        await writeGroupAtOnce(db, {
+          events: rows,
+          deltas,
+          foreignRefs,
+          queues: sightings(rows, 'queue'),
+          workers: sightings(rows, 'worker'),
+          agents: agentSightings(allEvents),
+          now: at,
+        });
+        return { inserted: undefined, insertedEvents: rows };
+      } catch (error) {
+        if (sqlStateOf(error) !== GROUP_HAS_STORED_EVENTS) throw error;
+        metrics.recordReplayedGroup();
+        carefulUntilMs = at.getTime() + CAREFUL_AFTER_REPLAY_MS;
+      }
+    }
+    return db.transaction().execute((trx) => writeGroupCarefully(trx, rows, allEvents, at));
+  }
+
   /** One transaction. Statement order = lock order, the same in every replica (see event-writer.ts). */
-  async function writeGroup(
+  async function writeGroupCarefully(
     trx: Kysely<Database>,
     rows: readonly NormalisedEvent[],
     allEvents: readonly NormalisedEvent[],
@@ -397,7 +444,7 @@ function sightings(events: readonly NormalisedEvent[], field: 'queue' | 'worker'
   );
 }
 
-function agentSightings(events: readonly NormalisedEvent[]): { agentId: string; lastSeenMicros: number }[] {
+function agentSightings(events: readonly NormalisedEvent[]): AgentSighting[] {
   const seen = new Map<string, number>();
   for (const event of events) {
     if (event.agentId === null) continue;
