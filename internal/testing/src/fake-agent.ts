@@ -72,7 +72,9 @@ export class FakeAgent {
   #verifier: FrameVerifier | undefined;
   #waiters: { match: (frame: JsonObject) => boolean; resolve: (frame: JsonObject) => void }[] = [];
   /** waitForAck() waiters by acked frame id: a load generator keeps hundreds in flight, so no linear scans. */
-  readonly #ackWaiters = new Map<string, ((frame: JsonObject) => void)[]>();
+  readonly #ackWaiters = new Map<string, { resolve: (frame: JsonObject) => void; reject: (error: Error) => void }[]>();
+  /** Set once the socket closed: ack waiters still waiting then are rejected all at once. */
+  #closedWith: Closed | undefined;
   /** event_batch_ack frames received, by acked id (what waitForAck() finds when the ack came first). */
   readonly #acks = new Map<string, JsonObject>();
   #secret: Buffer;
@@ -90,6 +92,12 @@ export class FakeAgent {
     this.#secret = decodeHmacSecret(options.hmacSecret);
     this.socket = new WebSocket(options.url, { headers, perMessageDeflate: false });
     this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })));
+    // One close reaction for every ack waiter (a load generator waits for thousands of acks).
+    void this.closed.then((closed) => {
+      this.#closedWith = closed;
+      for (const waiters of this.#ackWaiters.values()) for (const waiter of waiters) waiter.reject(closedError(closed));
+      this.#ackWaiters.clear();
+    });
     this.socket.on('error', () => undefined);
     this.socket.on('message', (data: Buffer) => this.#onMessage(data));
   }
@@ -171,6 +179,27 @@ export class FakeAgent {
     return id;
   }
 
+  /** An event_batch whose payload (`{"events":[…]}`) is canonical JSON already: load generators build it ahead. */
+  eventBatchCanonical(payload: string, id: string): void {
+    if (!this.signer) throw new Error('hello first');
+    this.sendRaw(this.signer.signCanonicalPayload('event_batch', id, payload));
+  }
+
+  /**
+   * Runs `send` with the TCP socket corked, so the frames it sends leave in one write: a load generator
+   * bursting hundreds of frames then costs one syscall instead of one per frame (the brain reads whatever
+   * has arrived either way).
+   */
+  corked(send: () => void): void {
+    const socket = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    try {
+      send();
+    } finally {
+      socket?.uncork();
+    }
+  }
+
   waitForAck(frameId: string): Promise<JsonObject> {
     // Like waitFor(): the first such ack still in `inbound` (callers may empty it), else a future one.
     const seen = this.#acks.get(frameId);
@@ -179,10 +208,13 @@ export class FakeAgent {
       this.#acks.delete(frameId);
     }
     return new Promise((resolve, reject) => {
+      if (this.#closedWith) {
+        reject(closedError(this.#closedWith));
+        return;
+      }
       let list = this.#ackWaiters.get(frameId);
       if (!list) this.#ackWaiters.set(frameId, (list = []));
-      list.push(resolve);
-      void this.closed.then((closed) => reject(new Error(`socket closed (${closed.code} ${closed.reason}) before the awaited frame`)));
+      list.push({ resolve, reject });
     });
   }
 
@@ -263,7 +295,7 @@ export class FakeAgent {
         const waiting = this.#ackWaiters.get(ackedId);
         if (waiting) {
           this.#ackWaiters.delete(ackedId);
-          for (const resolve of waiting) resolve(frame);
+          for (const waiter of waiting) waiter.resolve(frame);
         }
       }
     }
@@ -274,6 +306,10 @@ export class FakeAgent {
       return false;
     });
   }
+}
+
+function closedError(closed: Closed): Error {
+  return new Error(`socket closed (${closed.code} ${closed.reason}) before the awaited frame`);
 }
 
 /** An event as the real agent sends it (§2.2). */

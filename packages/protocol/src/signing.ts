@@ -69,6 +69,25 @@ export function computeFrameHmac(secret: Buffer, frame: JsonObject, binding: Ses
   return createHmac('sha256', secret).update(signingInput(frame, binding), 'utf8').digest('hex');
 }
 
+/**
+ * The parts of the canonical signing input that only the session binding decides, around the frame's own
+ * keys: `{"agent_id":…,` + id, nonce, payload + `,"project_id":…,"seq":` + seq + `,"session_id":…,` + ts,
+ * type, v. Fixed for a session, so the signer and the verifier build them once.
+ */
+interface BindingPieces {
+  readonly agentPrefix: Buffer;
+  readonly project: string;
+  readonly session: string;
+}
+
+function bindingPieces(binding: SessionBinding): BindingPieces {
+  return {
+    agentPrefix: Buffer.from(`{"agent_id":${canonicalJson(binding.agentId)},`, 'utf8'),
+    project: `,"project_id":${canonicalJson(binding.projectId)},"seq":`,
+    session: `,"session_id":${canonicalJson(binding.sessionId)},`,
+  };
+}
+
 function assertSecret(secret: Buffer, who: string): void {
   if (!Buffer.isBuffer(secret) || secret.length < MIN_SECRET_BYTES) {
     throw new RangeError(`${who} secret must be at least ${MIN_SECRET_BYTES} bytes`);
@@ -122,11 +141,13 @@ export class FrameSigner {
   readonly #now: () => Date;
   readonly #nonce: () => string;
   #nextSeq: number;
+  readonly #pieces: BindingPieces;
 
   constructor(options: FrameSignerOptions) {
     assertSecret(options.secret, 'FrameSigner');
     this.#secret = options.secret;
     this.#binding = options.binding;
+    this.#pieces = bindingPieces(options.binding);
     this.#now = options.now ?? (() => new Date());
     this.#nonce = options.nonce ?? makeNonce;
     this.#nextSeq = options.initialSeq ?? 1;
@@ -179,23 +200,42 @@ export class FrameSigner {
    * ws.send(signer.signEncoded({ type: 'heartbeat', id: 'hb_1', payload: {} }));
    */
   signEncoded(frame: UnsignedFrame): Buffer {
-    if (!isSignedFrameType(frame.type)) throw new TypeError(`not a signed frame type: ${String(frame.type)}`);
-    if (typeof frame.id !== 'string' || frame.id.length < 1 || frame.id.length > 64) {
-      throw new TypeError('frame id must be 1 to 64 characters');
-    }
     if (!isJsonObject(frame.payload)) throw new TypeError('frame payload must be a JSON object');
-    const payload = canonicalJson(frame.payload);
+    return this.signCanonicalPayload(frame.type, frame.id, canonicalJson(frame.payload));
+  }
+
+  /**
+   * {@link signEncoded} for a payload that is already canonical JSON text: a frame sent more than once (a
+   * batch re-sent after a reconnect) pays for canonicalising its payload once. The caller guarantees
+   * `payload` is `canonicalJson()` output of an object; anything else gives a frame receivers reject.
+   *
+   * @example
+   * const payload = canonicalJson({ events });
+   * ws.send(signer.signCanonicalPayload('event_batch', batchId, payload));
+   */
+  signCanonicalPayload(type: SignedFrameType, id: string, payload: string): Buffer {
+    if (!isSignedFrameType(type)) throw new TypeError(`not a signed frame type: ${String(type)}`);
+    if (typeof id !== 'string' || id.length < 1 || id.length > 64) throw new TypeError('frame id must be 1 to 64 characters');
+    if (typeof payload !== 'string' || !payload.startsWith('{')) throw new TypeError('frame payload must be canonical JSON of an object');
     const seq = this.#nextSeq;
     // Canonical key order: agent_id < hmac < id < nonce < payload < project_id < seq < session_id < ts < type < v.
-    const common = `"id":${canonicalJson(frame.id)},"nonce":${canonicalJson(this.#nonce())},"payload":${payload}`;
-    const tail = `"ts":${canonicalJson(isoTimestamp(this.#now()))},"type":${canonicalJson(frame.type)},"v":${FRAME_VERSION}}`;
-    const b = this.#binding;
-    const input =
-      `{"agent_id":${canonicalJson(b.agentId)},${common},"project_id":${canonicalJson(b.projectId)},"seq":${seq},` +
-      `"session_id":${canonicalJson(b.sessionId)},${tail}`;
-    const hmac = createHmac('sha256', this.#secret).update(input, 'utf8').digest('hex');
+    // The payload (nearly all of the bytes) is encoded to UTF-8 once and fed to both the HMAC and the wire copy.
+    const common = Buffer.from(`"id":${canonicalJson(id)},"nonce":${canonicalJson(this.#nonce())},"payload":${payload}`, 'utf8');
+    const tail = `"ts":${canonicalJson(isoTimestamp(this.#now()))},"type":${canonicalJson(type)},"v":${FRAME_VERSION}}`;
+    const hmac = createHmac('sha256', this.#secret)
+      .update(this.#pieces.agentPrefix)
+      .update(common)
+      .update(`${this.#pieces.project}${seq}${this.#pieces.session}${tail}`, 'utf8')
+      .digest('hex');
     this.#nextSeq++;
-    return Buffer.from(`{"hmac":"${hmac}",${common},"seq":${seq},${tail}`, 'utf8');
+    const head = `{"hmac":"${hmac}",`;
+    const after = `,"seq":${seq},${tail}`;
+    const afterBytes = Buffer.byteLength(after, 'utf8');
+    const wire = Buffer.allocUnsafe(head.length + common.length + afterBytes);
+    wire.write(head, 0, 'latin1');
+    common.copy(wire, head.length);
+    wire.write(after, head.length + common.length, 'utf8');
+    return wire;
   }
 
   /**
@@ -379,18 +419,14 @@ export class FrameVerifier {
   /** The replay state of this session direction. */
   readonly replayGuard: ReplayGuard;
   /** The fixed pieces of the signing input around the wire's own bytes (see #wireHmacMatches). */
-  readonly #agentPrefix: Buffer;
-  readonly #projectPiece: string;
-  readonly #sessionPiece: string;
+  readonly #pieces: BindingPieces;
 
   constructor(options: FrameVerifierOptions) {
     assertSecret(options.secret, 'FrameVerifier');
     this.#secret = options.secret;
     this.#binding = options.binding;
     this.replayGuard = new ReplayGuard(options);
-    this.#agentPrefix = Buffer.from(`{"agent_id":${canonicalJson(options.binding.agentId)},`, 'utf8');
-    this.#projectPiece = `,"project_id":${canonicalJson(options.binding.projectId)},"seq":`;
-    this.#sessionPiece = `,"session_id":${canonicalJson(options.binding.sessionId)},`;
+    this.#pieces = bindingPieces(options.binding);
   }
 
   /**
@@ -464,9 +500,9 @@ export class FrameVerifier {
     const middleEnd = bytes.length - tail.length;
     if (middleEnd <= head.length || !bytes.subarray(middleEnd).equals(tail)) return false;
     const expected = createHmac('sha256', this.#secret)
-      .update(this.#agentPrefix)
+      .update(this.#pieces.agentPrefix)
       .update(bytes.subarray(head.length, middleEnd))
-      .update(`${this.#projectPiece}${seq}${this.#sessionPiece}${after}`, 'utf8')
+      .update(`${this.#pieces.project}${seq}${this.#pieces.session}${after}`, 'utf8')
       .digest();
     const actual = Buffer.from(provided, 'hex');
     return actual.length === expected.length && timingSafeEqual(actual, expected);
