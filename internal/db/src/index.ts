@@ -18,4 +18,4 @@ export type {
   NotifierOptions,
   RegistryBackend,
 } from './notifier.js';
-export { jsonText, storableText } from './json-text.js';
+export { isStorableJsonText, jsonText, storableText } from './json-text.js';

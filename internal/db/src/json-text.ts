@@ -27,6 +27,15 @@ export function jsonText(value: JsonValue, sortKeys = false): string {
 }
 
 const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/i;
+
+/**
+ * Whether JSON text (as received, already known to be valid JSON) can go into a jsonb column as it is: no
+ * `\u0000` and no surrogate escapes (a paired one is fine for jsonb, but telling it apart costs more than the
+ * slow path it avoids). Raw NUL or lone surrogates cannot occur in text decoded from UTF-8 JSON.
+ */
+export function isStorableJsonText(text: string): boolean {
+  return !UNSTORABLE_ESCAPE.test(text);
+}
 /** Deeper than this goes the slow path rather than recursing twice. */
 const PLAIN_MAX_DEPTH = 64;
 

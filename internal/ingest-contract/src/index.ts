@@ -17,6 +17,11 @@ export interface IngestEventBatch {
   readonly frameId: string;
   /** `payload.events` as sent (already HMAC-verified; not yet redacted or validated). */
   readonly events: readonly JsonValue[];
+  /**
+   * The JSON text each event arrived as (same order and length as `events`), when the transport kept it:
+   * ingest stores an event that redaction left unchanged as this text instead of serialising it again.
+   */
+  readonly eventTexts?: readonly string[];
   /** When the gateway received the frame: the clock for clamping `occurred_at`. */
   readonly receivedAt: Date;
 }

@@ -1,15 +1,17 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { IngestBatchResult, IngestEventBatch } from '@z4j/ingest-contract';
-import { canonicalJson, parseJson, type JsonValue } from '@z4j/protocol';
+import { canonicalJson, parseJsonWithTexts, type JsonValue } from '@z4j/protocol';
 import { IngestRequestSchema, IngestResponseSchema, type IngestRequest, type IngestResponse } from './gen/z4j/ingest/v1/ingest_pb.js';
 import { INGEST_ERROR_CODES } from './ingest-grpc-error.js';
 
 /**
  * Converts between the in-process contract (`IngestEventBatch`,
- * `IngestBatchResult`) and the wire messages. Events cross as JSON bytes
- * written by `canonicalJson` and read by `parseJson`, so integers beyond 2^53
- * (`bigint`) and integral floats (`JsonFloat`) arrive exactly as sent.
+ * `IngestBatchResult`) and the wire messages. Events cross as one JSON array:
+ * the texts the events arrived in from the agent when the gateway kept them
+ * (no re-serialisation), else `canonicalJson`; the ingest side reads it with
+ * the lossless parser, so integers beyond 2^53 (`bigint`) and integral floats
+ * (`JsonFloat`) arrive exactly as sent, and keeps each element's text.
  */
 
 /** The request for `batch`, tagged with the stream-local `requestId` (never 0). */
@@ -20,9 +22,16 @@ export function encodeIngestRequest(requestId: bigint, batch: IngestEventBatch):
     agentId: batch.agentId,
     frameId: batch.frameId,
     receivedAt: timestampFromDate(batch.receivedAt),
-    // `readonly JsonValue[]` is a JsonValue array; canonicalJson only reads it.
-    eventsJson: Buffer.from(canonicalJson(batch.events as JsonValue[]), 'utf8'),
+    eventsJson: Buffer.from(eventsJson(batch), 'utf8'),
   });
+}
+
+/** The events as one JSON array: the texts they arrived as when the gateway kept them, else canonical JSON. */
+function eventsJson(batch: IngestEventBatch): string {
+  const texts = batch.eventTexts;
+  if (texts !== undefined && texts.length === batch.events.length) return `[${texts.join(',')}]`;
+  // `readonly JsonValue[]` is a JsonValue array; canonicalJson only reads it.
+  return canonicalJson(batch.events as JsonValue[]);
 }
 
 export type DecodedIngestRequest =
@@ -41,15 +50,24 @@ export function decodeIngestRequest(request: IngestRequest): DecodedIngestReques
   const receivedAt = timestampDate(request.receivedAt);
   if (Number.isNaN(receivedAt.getTime())) return { ok: false, message: 'received_at is out of range' };
   let events: JsonValue;
+  let eventTexts: string[] | undefined;
   try {
-    events = parseJson(request.eventsJson);
+    // The text of each element is kept: ingest stores an event redaction did not change as that text.
+    ({ value: events, texts: eventTexts } = parseJsonWithTexts(request.eventsJson, []));
   } catch (error) {
     return { ok: false, message: `events_json is not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
   if (!Array.isArray(events)) return { ok: false, message: 'events_json is not a JSON array' };
   return {
     ok: true,
-    batch: { projectId: request.projectId, agentId: request.agentId, frameId: request.frameId, events, receivedAt },
+    batch: {
+      projectId: request.projectId,
+      agentId: request.agentId,
+      frameId: request.frameId,
+      events,
+      ...(eventTexts?.length === events.length ? { eventTexts } : {}),
+      receivedAt,
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { CloseCode, FrameError } from './errors.js';
 import { parseIsoDateTime } from './iso-time.js';
-import { JsonParseError, parseJson } from './json-parse.js';
+import { JsonParseError, parseJson, parseJsonWithTexts } from './json-parse.js';
 import { JsonFloat, type JsonObject, type JsonValue } from './json-value.js';
 
 // ---------------------------------------------------------------------------
@@ -840,9 +840,44 @@ export type RawFrame = JsonObject & { v: JsonValue; type: string; id: string };
  * ws.on('message', (data) => { const frame = parseFrame(data as Buffer); ... });
  */
 export function parseFrame(input: string | Uint8Array): RawFrame {
-  let value: JsonValue;
+  return checkRawFrame(parseOrFrameError(() => parseJson(input)));
+}
+
+/**
+ * What {@link parseFrameWithEventTexts} returns.
+ *
+ * @example
+ * const { frame, eventTexts } = parseFrameWithEventTexts(bytes);
+ */
+export interface FrameWithEventTexts {
+  readonly frame: RawFrame;
+  /**
+   * The exact wire text of each element of `payload.events`, in order, when that is an array of as many
+   * elements (else `undefined`): lets the brain store an event it did not change without serialising it again.
+   */
+  readonly eventTexts: string[] | undefined;
+}
+
+/**
+ * {@link parseFrame}, also keeping the wire text of each `payload.events` element.
+ *
+ * @throws {FrameError} (close code 4400) like parseFrame.
+ * @example
+ * const { frame, eventTexts } = parseFrameWithEventTexts(bytes); // eventTexts?.[0] === '{"id":…}'
+ */
+export function parseFrameWithEventTexts(input: string | Uint8Array): FrameWithEventTexts {
+  const parsed = parseOrFrameError(() => parseJsonWithTexts(input, EVENTS_PATH));
+  const frame = checkRawFrame(parsed.value);
+  const events = isJsonObject(frame.payload) ? frame.payload.events : undefined;
+  const eventTexts = Array.isArray(events) && parsed.texts?.length === events.length ? parsed.texts : undefined;
+  return { frame, eventTexts };
+}
+
+const EVENTS_PATH = ['payload', 'events'] as const;
+
+function parseOrFrameError<T>(parse: () => T): T {
   try {
-    value = parseJson(input);
+    return parse();
   } catch (err) {
     if (err instanceof JsonParseError) {
       throw new FrameError('FRAME_MALFORMED', `frame is not valid JSON: ${err.message}`, CloseCode.Malformed, {
@@ -851,6 +886,9 @@ export function parseFrame(input: string | Uint8Array): RawFrame {
     }
     throw err;
   }
+}
+
+function checkRawFrame(value: JsonValue): RawFrame {
   if (!isJsonObject(value)) throw new FrameError('FRAME_MALFORMED', 'frame is not a JSON object');
   if (!('v' in value)) throw new FrameError('FRAME_MALFORMED', 'frame has no "v"');
   if (typeof value.type !== 'string') throw new FrameError('FRAME_MALFORMED', 'frame has no string "type"');

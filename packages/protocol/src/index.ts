@@ -6,8 +6,8 @@
 export { JsonFloat } from './json-value.js';
 export type { JsonObject, JsonValue } from './json-value.js';
 
-export { DEFAULT_MAX_JSON_DEPTH, JsonParseError, parseJson } from './json-parse.js';
-export type { ParseJsonOptions } from './json-parse.js';
+export { DEFAULT_MAX_JSON_DEPTH, JsonParseError, parseJson, parseJsonWithTexts } from './json-parse.js';
+export type { ParsedWithTexts, ParseJsonOptions } from './json-parse.js';
 
 export { CanonicalJsonError, canonicalBytes, canonicalJson, compareCodePoints, pyFloatRepr } from './canonical-json.js';
 
@@ -56,6 +56,7 @@ export {
   maxCharsString,
   normalizeEventKind,
   parseFrame,
+  parseFrameWithEventTexts,
   parsePayload,
   PAYLOAD_SCHEMAS,
   PROTOCOL_VERSION,
@@ -81,6 +82,7 @@ export type {
   HelloFrame,
   HelloPayload,
   ParsedPayload,
+  FrameWithEventTexts,
   RawFrame,
   RegistryDeltaPayload,
   SignedFrame,

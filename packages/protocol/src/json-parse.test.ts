@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonParseError, parseJson } from './json-parse.js';
-import { JsonFloat } from './json-value.js';
+import { jsonValue } from './arbitraries.test-util.js';
+import { canonicalJson } from './canonical-json.js';
+import { JsonParseError, parseJson, parseJsonWithTexts } from './json-parse.js';
+import { JsonFloat, type JsonObject } from './json-value.js';
 
 function parseError(input: string | Uint8Array): JsonParseError {
   try {
@@ -153,5 +156,37 @@ describe('parseJson: strict RFC 8259', () => {
   it('agrees with JSON.parse on ordinary documents', () => {
     const doc = '{"a":[1,2,{"b":null,"c":"d\\u00e9\\n"}],"e":-12.5,"f":true,"g":"","h":1e-7}';
     expect(parseJson(doc)).toEqual(JSON.parse(doc));
+  });
+});
+
+describe('parseJsonWithTexts', () => {
+  it('keeps the exact source text of each element of the array under the path', () => {
+    const text = '{"payload": {"other": [9], "events": [ {"a": 1.0, "b":[2]} ,"x" , 12345678901234567890]}, "events": [0]}';
+    const { value, texts } = parseJsonWithTexts(text, ['payload', 'events']);
+    expect(value).toEqual(parseJson(text));
+    expect(texts).toEqual(['{"a": 1.0, "b":[2]}', '"x"', '12345678901234567890']);
+    expect(parseJsonWithTexts('[1, {"k":[3]}]', []).texts).toEqual(['1', '{"k":[3]}']);
+    expect(parseJsonWithTexts('[]', []).texts).toEqual([]);
+  });
+
+  it('gives no texts when the path does not lead to an array, and the last array when a key repeats', () => {
+    expect(parseJsonWithTexts('{"payload":{"events":{"a":[1]}}}', ['payload', 'events']).texts).toBeUndefined();
+    expect(parseJsonWithTexts('{"payload":{}}', ['payload', 'events']).texts).toBeUndefined();
+    expect(parseJsonWithTexts('{"a":[1,2]}', []).texts).toBeUndefined();
+    expect(parseJsonWithTexts('{"p":{"e":[1]},"p":{"e":[2,3]}}', ['p', 'e']).texts).toEqual(['2', '3']);
+    // Nested arrays of the elements do not replace the texts.
+    expect(parseJsonWithTexts('{"e":[[1,[2]],3]}', ['e']).texts).toEqual(['[1,[2]]', '3']);
+  });
+
+  it('each text parses back to its element, and parseJson is unaffected afterwards', () => {
+    fc.assert(
+      fc.property(fc.array(jsonValue, { maxLength: 6 }), (items) => {
+        const text = `{"payload":{"events":${canonicalJson(items)}}}`;
+        const { value, texts } = parseJsonWithTexts(text, ['payload', 'events']);
+        expect(texts!.map((item) => parseJson(item))).toEqual(((value as JsonObject).payload as JsonObject).events);
+        expect(parseJson(text)).toEqual(value);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

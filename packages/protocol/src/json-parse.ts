@@ -52,6 +52,10 @@ export const DEFAULT_MAX_JSON_DEPTH = 256;
  */
 const MAX_INT_DIGITS = 4300;
 
+const NO_PATH: readonly string[] = [];
+/** `at` of a value that is not on the text path (see parseValue). */
+const OFF_PATH = -1;
+
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // Parser state lives in module variables: the parser is synchronous and
@@ -60,6 +64,9 @@ let src = '';
 let pos = 0;
 let len = 0;
 let maxDepth = DEFAULT_MAX_JSON_DEPTH;
+/** parseJsonWithTexts: the object keys that lead to the array whose elements' texts are kept, and those texts. */
+let textPath: readonly string[] = NO_PATH;
+let texts: string[] | undefined;
 
 /**
  * Parses JSON without losing anything Python would keep: integers beyond
@@ -75,23 +82,63 @@ let maxDepth = DEFAULT_MAX_JSON_DEPTH;
  * // { n: 12345678901234567890n, f: JsonFloat { value: 1 }, x: 0.5 }
  */
 export function parseJson(input: string | Uint8Array, options?: ParseJsonOptions): JsonValue {
-  let text: string;
-  if (typeof input === 'string') {
-    text = input;
-  } else {
-    try {
-      text = utf8Decoder.decode(input);
-    } catch {
-      throw new JsonParseError('invalid UTF-8', firstInvalidUtf8Offset(input));
-    }
+  return parseDecoded(decode(input), options, OFF_PATH);
+}
+
+/**
+ * What {@link parseJsonWithTexts} returns.
+ *
+ * @example
+ * const { value, texts } = parseJsonWithTexts(bytes, ['payload', 'events']);
+ */
+export interface ParsedWithTexts {
+  readonly value: JsonValue;
+  /**
+   * The source text of each element of the array at the path, in order (the last such array when a key
+   * repeats), or `undefined` when the path does not lead to an array.
+   */
+  readonly texts: string[] | undefined;
+}
+
+/**
+ * {@link parseJson}, also returning the exact source text of every element of the array found under the
+ * object keys `path` (`[]`: the root array). Each text is valid JSON for its element as parsed (the very
+ * characters it was parsed from), so a caller can store an element it did not change without serialising
+ * it again.
+ *
+ * @throws {JsonParseError}
+ * @example
+ * parseJsonWithTexts('{"payload":{"events":[{"a":1}, 2]}}', ['payload', 'events']).texts // ['{"a":1}', '2']
+ */
+export function parseJsonWithTexts(input: string | Uint8Array, path: readonly string[], options?: ParseJsonOptions): ParsedWithTexts {
+  textPath = path;
+  texts = undefined;
+  try {
+    const value = parseDecoded(decode(input), options, 0);
+    return { value, texts };
+  } finally {
+    textPath = NO_PATH;
+    texts = undefined;
   }
+}
+
+function decode(input: string | Uint8Array): string {
+  if (typeof input === 'string') return input;
+  try {
+    return utf8Decoder.decode(input);
+  } catch {
+    throw new JsonParseError('invalid UTF-8', firstInvalidUtf8Offset(input));
+  }
+}
+
+function parseDecoded(text: string, options: ParseJsonOptions | undefined, at: number): JsonValue {
   src = text;
   pos = 0;
   len = text.length;
   maxDepth = options?.maxDepth ?? DEFAULT_MAX_JSON_DEPTH;
   try {
     skipWs();
-    const value = parseValue(0);
+    const value = parseValue(0, at);
     skipWs();
     if (pos < len) fail('unexpected data after the JSON value');
     return value;
@@ -112,14 +159,18 @@ function skipWs(): void {
   }
 }
 
-function parseValue(depth: number): JsonValue {
+/**
+ * `at`: how many keys of `textPath` lead here (OFF_PATH when this value is not on it). An array reached
+ * with the whole path matched keeps its elements' texts.
+ */
+function parseValue(depth: number, at: number): JsonValue {
   if (pos >= len) fail('unexpected end of input');
   const c = src.charCodeAt(pos);
   switch (c) {
     case 0x7b /* { */:
-      return parseObject(depth + 1);
+      return parseObject(depth + 1, at === OFF_PATH || at === textPath.length ? OFF_PATH : at);
     case 0x5b /* [ */:
-      return parseArray(depth + 1);
+      return at === textPath.length ? parseArrayKeepingTexts(depth + 1) : parseArray(depth + 1);
     case 0x22 /* " */:
       return parseString();
     case 0x74 /* t */:
@@ -147,7 +198,7 @@ function expectWord(word: string): void {
   else fail('invalid literal');
 }
 
-function parseObject(depth: number): JsonObject {
+function parseObject(depth: number, at: number): JsonObject {
   if (depth > maxDepth) fail(`nesting deeper than ${maxDepth}`);
   pos++; // {
   const obj: JsonObject = {};
@@ -163,7 +214,7 @@ function parseObject(depth: number): JsonObject {
     if (src.charCodeAt(pos) !== 0x3a) fail("expected ':'");
     pos++;
     skipWs();
-    const value = parseValue(depth);
+    const value = parseValue(depth, at !== OFF_PATH && key === textPath[at] ? at + 1 : OFF_PATH);
     if (key === '__proto__') {
       // A plain assignment would set the prototype instead of a key.
       Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
@@ -194,7 +245,37 @@ function parseArray(depth: number): JsonValue[] {
     return arr;
   }
   for (;;) {
-    arr.push(parseValue(depth));
+    arr.push(parseValue(depth, OFF_PATH));
+    skipWs();
+    const c = src.charCodeAt(pos);
+    if (c === 0x2c) {
+      pos++;
+      skipWs();
+    } else if (c === 0x5d) {
+      pos++;
+      return arr;
+    } else {
+      fail(pos >= len ? 'unexpected end of input' : "expected ',' or ']'");
+    }
+  }
+}
+
+/** parseArray, recording each element's source text in `texts` (replacing an earlier array's). */
+function parseArrayKeepingTexts(depth: number): JsonValue[] {
+  if (depth > maxDepth) fail(`nesting deeper than ${maxDepth}`);
+  pos++; // [
+  const arr: JsonValue[] = [];
+  const kept: string[] = [];
+  texts = kept;
+  skipWs();
+  if (src.charCodeAt(pos) === 0x5d) {
+    pos++;
+    return arr;
+  }
+  for (;;) {
+    const start = pos;
+    arr.push(parseValue(depth, OFF_PATH));
+    kept.push(src.slice(start, pos));
     skipWs();
     const c = src.charCodeAt(pos);
     if (c === 0x2c) {

@@ -16,6 +16,7 @@ import {
   describeIssues,
   isoTimestamp,
   parseFrame,
+  parseFrameWithEventTexts,
   parseIsoWithTimezone,
   type JsonObject,
   type JsonValue,
@@ -260,8 +261,9 @@ export class AgentSession {
     }
     if (this.#state !== 'active') return;
     let frame: JsonObject;
+    let eventTexts: string[] | undefined;
     try {
-      frame = parseFrame(data);
+      ({ frame, eventTexts } = parseFrameWithEventTexts(data));
     } catch (error) {
       this.#log.warn({ err: error }, 'gateway:frame:malformed');
       this.close(CloseCode.Malformed, 'malformed frame');
@@ -304,7 +306,7 @@ export class AgentSession {
     this.#stormPauseMs = STORM_PAUSE_MS.initial;
     switch (type) {
       case 'event_batch':
-        this.#onEventBatch(id, frame.payload, data.length);
+        this.#onEventBatch(id, frame.payload, eventTexts, data.length);
         return;
       case 'heartbeat':
         this.#onHeartbeat(frame);
@@ -441,7 +443,7 @@ export class AgentSession {
     );
   }
 
-  #onEventBatch(frameId: string, payload: JsonValue | undefined, bytes: number): void {
+  #onEventBatch(frameId: string, payload: JsonValue | undefined, texts: readonly string[] | undefined, bytes: number): void {
     const agent = this.#agent;
     const parsed = v.safeParse(EventBatchPayload, payload);
     if (!agent || !parsed.success) {
@@ -449,6 +451,7 @@ export class AgentSession {
       return;
     }
     const events = (parsed.output.events as JsonValue[]).slice(0, MAX_EVENTS_PER_BATCH);
+    const eventTexts = texts?.length === (parsed.output.events as unknown[]).length ? texts.slice(0, MAX_EVENTS_PER_BATCH) : undefined;
     this.#inFlight.add(frameId);
     this.#inFlightBytes += bytes;
     if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#pause('queue_full');
@@ -456,7 +459,14 @@ export class AgentSession {
     // A sink that throws synchronously must become a rejection, never an exception in the socket's handler.
     Promise.resolve()
       .then(() =>
-        this.deps.ingest().submit({ projectId: agent.projectId, agentId: agent.id, frameId, events, receivedAt: this.deps.now() }),
+        this.deps.ingest().submit({
+          projectId: agent.projectId,
+          agentId: agent.id,
+          frameId,
+          events,
+          ...(eventTexts ? { eventTexts } : {}),
+          receivedAt: this.deps.now(),
+        }),
       )
       .then(
         (result) => {

@@ -18,8 +18,22 @@ export function createEventRedaction(redactor: Redactor): (event: JsonValue) => 
     if (kept.length === 0 || !data || !isObject(redacted) || !isObject(redacted.data)) return redacted;
     const restored: JsonObject = { ...redacted.data };
     for (const field of kept) restored[field] = data[field] as string;
+    // Nothing but the node names was touched: hand back the event itself, so it is stored as it arrived.
+    if (isObject(event) && sameEntries(restored, data) && sameEntries({ ...redacted, data }, event)) return event;
     return { ...redacted, data: restored };
   };
+}
+
+/** Same keys, in the same order, with the very same values. */
+function sameEntries(a: JsonObject, b: JsonObject): boolean {
+  const keys = Object.keys(a);
+  const other = Object.keys(b);
+  if (keys.length !== other.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (key !== other[i] || !Object.is(a[key], b[key])) return false;
+  }
+  return true;
 }
 
 /** A JSON object (not an array, not a JsonFloat). */

@@ -103,6 +103,21 @@ describe('normaliseEvent', () => {
     expect(result.event.payload).not.toContain('sk_live_x');
   });
 
+  it('stores the text an event arrived as when redaction changed nothing, and serialises it otherwise', () => {
+    const raw = event({ data: { n: 12345678901234567890n, task_name: 'app.add' } });
+    const text =
+      '{"id": "9b2f3c1e-7d4a-4f6b-8c2d-1a2b3c4d5e6f", "kind":"task.started","engine":"celery","task_id":"task-1",' +
+      '"occurred_at":"2026-11-22T22:57:51.313403+00:00","data":{"n":12345678901234567890,"task_name":"app.add"}}';
+    const asSent = normaliseEvent(raw, context, text);
+    expect(asSent.ok && asSent.event.payload).toBe(text);
+    const redacting: NormaliseContext = { ...context, redact: (value) => ({ ...(value as JsonObject), data: { secret: '[REDACTED]' } }) };
+    const redacted = normaliseEvent(raw, redacting, text);
+    expect(redacted.ok && JSON.parse(redacted.event.payload)).toMatchObject({ data: { secret: '[REDACTED]' } });
+    // jsonb refuses \u0000: such text goes the serialising way (which replaces the NUL).
+    const nul = normaliseEvent(event({ data: { s: 'a\u0000b' } }), context, text.replace('app.add', 'a\\u0000b'));
+    expect(nul.ok && nul.event.payload).not.toContain('\\u0000');
+  });
+
   it('rejects an event the redactor throws on', () => {
     const result = normaliseEvent(event(), {
       ...context,

@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { EVENT_KINDS, type JsonObject, type JsonValue } from '@z4j/protocol';
 import { MAX_EVENTS_PER_BATCH, type IngestEventBatch } from '@z4j/ingest-contract';
 import { deriveEventId } from './event-id.js';
-import { jsonText, storableText } from '@z4j/db';
+import { isStorableJsonText, jsonText, storableText } from '@z4j/db';
 import { clampOccurredMicros, dateToMicros, formatMicros, parseTimestampMicros } from './occurred-at.js';
 
 /** §2.1 (from the protocol package, the one list): every other kind is stored as `unknown`. */
@@ -90,9 +90,10 @@ export interface NormaliseContext {
 
 /**
  * Redacts the whole raw event, then validates and derives everything stored.
- * Pure apart from `redact`.
+ * `rawText` is the JSON text the event arrived as, if known (stored as the
+ * payload when redaction left the event as it was). Pure apart from `redact`.
  */
-export function normaliseEvent(raw: JsonValue, context: NormaliseContext): NormaliseResult {
+export function normaliseEvent(raw: JsonValue, context: NormaliseContext, rawText?: string): NormaliseResult {
   let event: JsonValue;
   try {
     event = context.redact(raw);
@@ -137,7 +138,8 @@ export function normaliseEvent(raw: JsonValue, context: NormaliseContext): Norma
       storedAt: formatMicros(sentMicros),
       clamped,
       data,
-      payload: jsonText(event),
+      // The text it arrived as, when redaction changed nothing and jsonb takes it as it is: no second serialisation.
+      payload: rawText !== undefined && event === raw && isStorableJsonText(rawText) ? rawText : jsonText(event),
     },
   };
 }
@@ -170,8 +172,9 @@ export function normaliseBatch(batch: IngestEventBatch, redact: (event: JsonValu
   const rejectReasons: Partial<Record<RejectReason, number>> = {};
   let rejected = 0;
   let clamped = 0;
-  for (const item of raw) {
-    const result = normaliseEvent(item, context);
+  const texts = batch.eventTexts?.length === batch.events.length ? batch.eventTexts : undefined;
+  for (let index = 0; index < raw.length; index++) {
+    const result = normaliseEvent(raw[index]!, context, texts?.[index]);
     if (result.ok) {
       events.push(result.event);
       if (result.event.clamped) clamped += 1;
