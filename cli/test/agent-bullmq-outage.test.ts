@@ -86,13 +86,12 @@ describe.skipIf(!postgres.available || !redis.available)('@z4j/agent-bullmq thro
       }
     })();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const databaseUrl = brain.databaseUrl;
-    await brain.stop({ keepDatabase: true });
+    const { resume } = await brain.suspend();
     brain = undefined;
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
     expect(agent.stats().connected).toBe(false);
     expect(agent.stats().bufferDepth).toBeGreaterThan(0);
-    brain = await startTestBrain({ services: ['gateway', 'ingest'], env, databaseUrl });
+    brain = await resume();
     await adding;
 
     const finished = async () => (await queue!.getCompletedCount()) + (await queue!.getFailedCount()) === JOBS;

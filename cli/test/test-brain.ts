@@ -7,7 +7,8 @@ import type { Database } from '@z4j/db';
 import { mintAgent, type MintedAgent } from '@z4j/enrolment';
 import { hashApiKey, mintApiKey } from '@z4j/identity';
 import { bootBrain, SERVICE_NAMES, type BrainProcess, type ServiceName } from '@z4j/runtime';
-import { createMigratedTestDatabase } from '@z4j/testing';
+import type { ConformanceBrain } from '@z4j/agent-testkit';
+import { createMigratedTestDatabase, freeLoopbackPort } from '@z4j/testing';
 import { SERVICE_FACTORIES } from '../src/service-registry.js';
 
 export const TEST_SECRET = 'test-master-secret-0123456789-abcdefghijklmnop';
@@ -20,6 +21,11 @@ export interface TestBrain {
   mint(name: string, projectSlug?: string): Promise<MintedAgent>;
   /** Drains the brain; drops the database it created unless `keepDatabase`. */
   stop(options?: { keepDatabase?: boolean }): Promise<void>;
+  /**
+   * Drains the brain and keeps its database; `resume()` starts a brain with the same options on that database (a
+   * fixed `Z4J_BIND_PORT` brings it back on the same address), which then drops the database when it stops.
+   */
+  suspend(): Promise<{ resume(): Promise<TestBrain> }>;
 }
 
 export interface TestBrainOptions {
@@ -39,6 +45,11 @@ export async function startTestBrain(options: TestBrainOptions = {}): Promise<Te
   const created = options.databaseUrl ? undefined : await createMigratedTestDatabase();
   const databaseUrl = options.databaseUrl ?? created?.url;
   if (!databaseUrl) throw new Error('no test database');
+  return bootTestBrain(options, databaseUrl, created ? () => created.drop() : undefined);
+}
+
+/** Boots a brain on `databaseUrl`; `drop`, when given, is how its database goes away with it. */
+async function bootTestBrain(options: TestBrainOptions, databaseUrl: string, drop: (() => Promise<void>) | undefined): Promise<TestBrain> {
   const home = mkdtempSync(join(tmpdir(), 'z4j-test-home-'));
   const logs: string[] = [];
   const brain = await bootBrain({
@@ -75,8 +86,46 @@ export async function startTestBrain(options: TestBrainOptions = {}): Promise<Te
       mintAgent(brain.database.db, { projectSlug, name, masterSecret: TEST_SECRET, now: new Date() }),
     stop: async ({ keepDatabase = false } = {}) => {
       await brain.drain();
-      if (!keepDatabase) await created?.drop();
+      if (!keepDatabase) await drop?.();
     },
+    suspend: async () => {
+      await brain.drain();
+      return { resume: () => bootTestBrain({ ...options, databaseUrl }, databaseUrl, drop) };
+    },
+  };
+}
+
+/**
+ * The brain of the adapter conformance suite (`@z4j/agent-testkit`): every service but the scheduler bridge, on a
+ * fixed loopback port so the suite's outage brings it back where the agent keeps reconnecting, delivering pending
+ * commands within a second (the suite issues some as the brain's own workers do, as rows the gateway picks up).
+ */
+export async function startConformanceBrain(): Promise<ConformanceBrain> {
+  const port = await freeLoopbackPort();
+  const brain = await startTestBrain({
+    services: ['gateway', 'ingest', 'api', 'workers'],
+    env: {
+      Z4J_BIND_PORT: String(port),
+      Z4J_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      Z4J_REGISTRY_RECONCILE_INTERVAL_SECONDS: '1',
+      Z4J_ENVIRONMENT: 'dev',
+    },
+  });
+  return conformanceBrainOf(brain);
+}
+
+function conformanceBrainOf(brain: TestBrain): ConformanceBrain {
+  return {
+    url: brain.brain.url,
+    projectSlug: 'default',
+    db: brain.brain.database.db,
+    mintAgent: (name) => brain.mint(name),
+    mintApiToken: (name) => mintAdminApiKey(brain, name),
+    takeDown: async () => {
+      const suspended = await brain.suspend();
+      return { restart: async () => conformanceBrainOf(await suspended.resume()) };
+    },
+    stop: () => brain.stop(),
   };
 }
 

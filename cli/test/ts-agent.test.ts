@@ -391,12 +391,11 @@ describe.skipIf(!postgres.available)('the TypeScript agent (@z4j/agent) against 
     const producer = setInterval(emitSome, 5);
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const databaseUrl = brain.databaseUrl;
-      await brain.stop({ keepDatabase: true });
+      const { resume } = await brain.suspend();
       expect(await eventually(() => !agent.stats().connected)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(agent.stats().bufferDepth).toBeGreaterThan(0);
-      brain = await startTestBrain({ services, env: brainEnv, databaseUrl });
+      brain = await resume();
       relay.upstreamUrl = brain.agentUrl;
       expect(await eventually(() => agent.stats().connected, 20_000)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 300));
