@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { openBrainDatabase, type BrainDatabase } from '@z4j/db';
+import { openTestDatabase, probePostgres, testPostgresOptions } from '@z4j/testing';
+import { batchUpsertTasks } from './event-writer.js';
+import type { TaskDelta, TaskState } from './task-reduction.js';
+
+const postgres = await probePostgres();
+
+function delta(projectId: string, taskId: string, state: TaskState, micros: number): TaskDelta {
+  return {
+    projectId,
+    engine: 'celery',
+    taskId,
+    name: 'app.add',
+    queue: 'default',
+    workerName: null,
+    priority: null,
+    args: null,
+    kwargs: null,
+    argsMicros: null,
+    kwargsMicros: null,
+    workerMicros: null,
+    parentTaskId: null,
+    rootTaskId: null,
+    state,
+    stateMicros: micros,
+    receivedMicros: state === 'received' ? micros : null,
+    startedMicros: state === 'started' ? micros : null,
+    finishedMicros: null,
+    result: null,
+    runtimeMs: null,
+    exception: null,
+    traceback: null,
+    retryCount: null,
+    retriesUncounted: 0,
+    tags: null,
+    etaMicros: null,
+    seen: new Map(),
+  };
+}
+
+async function stateOf(database: BrainDatabase, projectId: string, taskId: string): Promise<string | undefined> {
+  const result = await sql<{ state: string }>`select state from tasks where project_id = ${projectId} and task_id = ${taskId}`.execute(
+    database.db,
+  );
+  return result.rows[0]?.state;
+}
+
+describe('z4j_ingest_tasks across two transactions', () => {
+  it.skipIf(!postgres.available)(
+    'a task another transaction is inserting is waited for, then merged by the state rule',
+    async () => {
+      const test = await openTestDatabase('postgres');
+      const second = await openBrainDatabase(testPostgresOptions(test.url!));
+      try {
+        const slug = `p-${randomBytes(4).toString('hex')}`;
+        const { id: projectId } = await test.database.db
+          .insertInto('projects')
+          .values({ slug, name: slug })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        const t0 = (Date.now() - 60_000) * 1000;
+        const now = new Date();
+
+        let inserted!: () => void;
+        let commit!: () => void;
+        const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
+        const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+        const first = test.database.db.transaction().execute(async (trx) => {
+          await batchUpsertTasks(trx, [delta(projectId, 'raced', 'received', t0)], new Set(), now);
+          inserted();
+          await mayCommit;
+        });
+        await hasInserted;
+        // Waits on the unique index until `first` commits, then locks the row it finds and merges into it.
+        const racing = second.db.transaction().execute(async (trx) => {
+          await batchUpsertTasks(trx, [delta(projectId, 'raced', 'started', t0 + 1000)], new Set(), now);
+        });
+        let racingSettled = false;
+        void racing.finally(() => (racingSettled = true));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(racingSettled).toBe(false);
+        commit();
+        await first;
+        await racing;
+        expect(await stateOf(test.database, projectId, 'raced')).toBe('started');
+      } finally {
+        await second.close();
+        await test.dispose();
+      }
+    },
+  );
+});
