@@ -202,10 +202,9 @@ $$;
 -- Touches `queues` (last_seen_at only moves forward) for each (project, engine, queue), sorted by that key.
 create function z4j_ingest_queues(p_project_id uuid[], p_engine text[], p_name text[], p_seen timestamptz[], p_now timestamptz)
 returns void
-language plpgsql
+language sql
 volatile
 as $$
-begin
   insert into queues (project_id, engine, name, last_seen_at, created_at, updated_at)
   select u.project_id, u.engine, u.name, u.seen, p_now, p_now
     from unnest(p_project_id, p_engine, p_name, p_seen) with ordinality as u(project_id, engine, name, seen, ord)
@@ -213,17 +212,15 @@ begin
    order by u.ord
   on conflict (project_id, engine, name) do update
     set last_seen_at = greatest(queues.last_seen_at, excluded.last_seen_at), updated_at = excluded.updated_at
-    where queues.last_seen_at is null or queues.last_seen_at < excluded.last_seen_at;
-end
+    where queues.last_seen_at is null or queues.last_seen_at < excluded.last_seen_at
 $$;
 
 -- Upserts `workers` seen in events: state online, last_heartbeat = the latest occurred_at (§2.4). Sorted by key.
 create function z4j_ingest_workers(p_project_id uuid[], p_engine text[], p_name text[], p_seen timestamptz[], p_now timestamptz)
 returns void
-language plpgsql
+language sql
 volatile
 as $$
-begin
   insert into workers (project_id, engine, name, state, last_heartbeat, created_at, updated_at)
   select u.project_id, u.engine, u.name, 'online', u.seen, p_now, p_now
     from unnest(p_project_id, p_engine, p_name, p_seen) with ordinality as u(project_id, engine, name, seen, ord)
@@ -231,21 +228,18 @@ begin
    order by u.ord
   on conflict (project_id, engine, name) do update
     set state = 'online', last_heartbeat = greatest(workers.last_heartbeat, excluded.last_heartbeat),
-        updated_at = excluded.updated_at;
-end
+        updated_at = excluded.updated_at
 $$;
 
 -- Any event batch is a heartbeat (§1.10): agents.last_seen_at only moves forward. Sorted by agent id.
 create function z4j_ingest_agents(p_id uuid[], p_seen timestamptz[])
 returns void
-language plpgsql
+language sql
 volatile
 as $$
-begin
   update agents a set last_seen_at = u.seen
     from unnest(p_id, p_seen) as u(id, seen)
-   where a.id = u.id and (a.last_seen_at is null or a.last_seen_at < u.seen);
-end
+   where a.id = u.id and (a.last_seen_at is null or a.last_seen_at < u.seen)
 $$;
 
 -- The whole group in one statement, when every event in it is new (see the top of this file). Raises Z4J01,

@@ -49,47 +49,103 @@ async function stateOf(database: BrainDatabase, projectId: string, taskId: strin
 }
 
 describe('z4j_ingest_tasks across two transactions', () => {
-  it.skipIf(!postgres.available)(
-    'a task another transaction is inserting is waited for, then merged by the state rule',
-    async () => {
-      const test = await openTestDatabase('postgres');
-      const second = await openBrainDatabase(testPostgresOptions(test.url!));
-      try {
-        const slug = `p-${randomBytes(4).toString('hex')}`;
-        const { id: projectId } = await test.database.db
-          .insertInto('projects')
-          .values({ slug, name: slug })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        const t0 = (Date.now() - 60_000) * 1000;
-        const now = new Date();
+  it.skipIf(!postgres.available)('a task another transaction is inserting is waited for, then merged by the state rule', async () => {
+    const test = await openTestDatabase('postgres');
+    const second = await openBrainDatabase(testPostgresOptions(test.url!));
+    try {
+      const slug = `p-${randomBytes(4).toString('hex')}`;
+      const { id: projectId } = await test.database.db
+        .insertInto('projects')
+        .values({ slug, name: slug })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const t0 = (Date.now() - 60_000) * 1000;
+      const now = new Date();
 
-        let inserted!: () => void;
-        let commit!: () => void;
-        const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
-        const mayCommit = new Promise<void>((resolve) => (commit = resolve));
-        const first = test.database.db.transaction().execute(async (trx) => {
-          await batchUpsertTasks(trx, [delta(projectId, 'raced', 'received', t0)], new Set(), now);
-          inserted();
-          await mayCommit;
-        });
-        await hasInserted;
-        // Waits on the unique index until `first` commits, then locks the row it finds and merges into it.
-        const racing = second.db.transaction().execute(async (trx) => {
-          await batchUpsertTasks(trx, [delta(projectId, 'raced', 'started', t0 + 1000)], new Set(), now);
-        });
-        let racingSettled = false;
-        void racing.finally(() => (racingSettled = true));
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        expect(racingSettled).toBe(false);
-        commit();
-        await first;
-        await racing;
-        expect(await stateOf(test.database, projectId, 'raced')).toBe('started');
-      } finally {
-        await second.close();
-        await test.dispose();
-      }
-    },
-  );
+      let inserted!: () => void;
+      let commit!: () => void;
+      const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
+      const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+      const first = test.database.db.transaction().execute(async (trx) => {
+        await batchUpsertTasks(trx, [delta(projectId, 'raced', 'received', t0)], new Set(), now);
+        inserted();
+        await mayCommit;
+      });
+      await hasInserted;
+      // Waits on the unique index until `first` commits, then locks the row it finds and merges into it.
+      const racing = second.db.transaction().execute(async (trx) => {
+        await batchUpsertTasks(trx, [delta(projectId, 'raced', 'started', t0 + 1000)], new Set(), now);
+      });
+      let racingSettled = false;
+      void racing.finally(() => (racingSettled = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(racingSettled).toBe(false);
+      commit();
+      await first;
+      await racing;
+      expect(await stateOf(test.database, projectId, 'raced')).toBe('started');
+    } finally {
+      await second.close();
+      await test.dispose();
+    }
+  });
+
+  it.skipIf(!postgres.available)('deleting a project deletes its tasks, after an ingest transaction holding it ends', async () => {
+    const test = await openTestDatabase('postgres');
+    const second = await openBrainDatabase(testPostgresOptions(test.url!));
+    try {
+      const [kept, deleted] = await Promise.all(
+        ['kept', 'deleted'].map(async (name) => {
+          const slug = `${name}-${randomBytes(4).toString('hex')}`;
+          const row = await test.database.db.insertInto('projects').values({ slug, name: slug }).returning('id').executeTakeFirstOrThrow();
+          return row.id;
+        }),
+      );
+      const t0 = (Date.now() - 60_000) * 1000;
+      await batchUpsertTasks(
+        test.database.db,
+        [delta(kept!, 'a', 'received', t0), delta(deleted!, 'b', 'received', t0)],
+        new Set(),
+        new Date(),
+      );
+
+      let inserted!: () => void;
+      let commit!: () => void;
+      const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
+      const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+      const ingest = test.database.db.transaction().execute(async (trx) => {
+        await batchUpsertTasks(trx, [delta(deleted!, 'c', 'received', t0)], new Set(), new Date());
+        inserted();
+        await mayCommit;
+      });
+      await hasInserted;
+      let deleteSettled = false;
+      const deletion = second.db
+        .deleteFrom('projects')
+        .where('id', '=', deleted!)
+        .execute()
+        .finally(() => (deleteSettled = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(deleteSettled).toBe(false);
+      commit();
+      await ingest;
+      await deletion;
+
+      expect(await stateOf(test.database, kept!, 'a')).toBe('received');
+      expect(await stateOf(test.database, deleted!, 'b')).toBeUndefined();
+      expect(await stateOf(test.database, deleted!, 'c')).toBeUndefined();
+      // A late group for the deleted project stores nothing and fails nothing.
+      await batchUpsertTasks(
+        test.database.db,
+        [delta(deleted!, 'd', 'received', t0), delta(kept!, 'e', 'received', t0)],
+        new Set(),
+        new Date(),
+      );
+      expect(await stateOf(test.database, deleted!, 'd')).toBeUndefined();
+      expect(await stateOf(test.database, kept!, 'e')).toBe('received');
+    } finally {
+      await second.close();
+      await test.dispose();
+    }
+  });
 });

@@ -26,7 +26,8 @@ import type { TaskDelta } from './task-reduction.js';
  * order) is retried on 40P01 by the pipeline.
  *
  * Rows that belong to a project that no longer exists are filtered out by the
- * functions (events have no foreign key; the projections do), so one deleted
+ * functions (events and tasks have no foreign key: tasks lock their projects
+ * once per group, see migration 0015; queues and workers do), so one deleted
  * project cannot fail a group commit that carries other projects' events.
  */
 
