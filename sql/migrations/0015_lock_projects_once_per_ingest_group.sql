@@ -1,4 +1,5 @@
 -- z4j v1 schema, part 15: a cheaper task projection (see 0014 for the ingest functions as a whole).
+-- (The file name says its main change; it also gives tasks time-ordered ids and makes the touches plpgsql.)
 --
 -- tasks.project_id loses its foreign key. The key's check ran once per inserted task row, as a trigger query
 -- locking the project row again and again: a sixth of Postgres' time on a group of new tasks. What it gave is
@@ -22,6 +23,22 @@ create trigger projects_delete_tasks
   referencing old table as deleted_projects
   for each statement
   execute function z4j_delete_tasks_of_deleted_projects();
+
+-- Task row ids in time order (uuid v7: 48 bits of Unix milliseconds, then the random bits of a v4), so a group's
+-- new rows go to the right edge of the primary key index instead of one random leaf page each: fewer pages
+-- dirtied per group, and fewer of them written whole to the WAL after each checkpoint.
+create function z4j_uuid_v7()
+returns uuid
+language sql
+volatile
+parallel safe
+as $$
+  select encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                                        placing substring(int8send((extract(epoch from clock_timestamp()) * 1000)::int8) from 3)
+                                        from 1 for 6), 52, 1), 53, 1), 'hex')::uuid
+$$;
+
+alter table tasks alter column id set default z4j_uuid_v7();
 
 -- Unchanged but for the project lock at the top.
 create or replace function z4j_ingest_tasks(

@@ -149,3 +149,21 @@ describe('z4j_ingest_tasks across two transactions', () => {
     }
   });
 });
+
+describe('task row ids', () => {
+  it.skipIf(!postgres.available)('are uuid v7 carrying the millisecond they were made in', async () => {
+    const test = await openTestDatabase('postgres');
+    try {
+      const result = await sql<{ id: string; at: string }>`
+        select id::text, (extract(epoch from clock_timestamp()) * 1000)::int8::text as at
+          from generate_series(1, 3), lateral (select z4j_uuid_v7() as id) g`.execute(test.database.db);
+      for (const row of result.rows) {
+        expect(row.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        const millis = parseInt(row.id.replaceAll('-', '').slice(0, 12), 16);
+        expect(Math.abs(millis - Number(row.at))).toBeLessThan(1000);
+      }
+    } finally {
+      await test.dispose();
+    }
+  });
+});

@@ -1,7 +1,9 @@
+import fc from 'fast-check';
+import * as v from 'valibot';
 import { describe, expect, it, vi } from 'vitest';
 import type { JsonObject, JsonValue } from '@z4j/protocol';
 import { MAX_EVENTS_PER_BATCH } from '@z4j/ingest-contract';
-import { normaliseBatch, normaliseEvent, type NormaliseContext } from './normalise-event.js';
+import { EventSchema, normaliseBatch, normaliseEvent, plainEventFields, type NormaliseContext } from './normalise-event.js';
 
 const projectId = '11111111-2222-4333-8444-555555555555';
 const agentId = '21111111-2222-4333-8444-555555555555';
@@ -145,5 +147,53 @@ describe('normaliseBatch', () => {
   it('stores a non-uuid agent id as null instead of failing the insert', () => {
     const batch = normaliseBatch({ projectId, agentId: 'agent-7', frameId: 'ev_1', events: [event()], receivedAt }, (raw) => raw);
     expect(batch.events[0]!.agentId).toBeNull();
+  });
+});
+
+describe('plainEventFields', () => {
+  const text = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.constantFrom('', ' ', ' celery', 'celery ', '\ttask.started', 'x'.repeat(40), 'x'.repeat(41), 'y'.repeat(200), 'y'.repeat(201)),
+    fc.string({ minLength: 60, maxLength: 70 }),
+  );
+  // Mostly strings, so that a good share of the events take the fast path and get compared.
+  const value = fc.oneof(
+    { arbitrary: text, weight: 8 },
+    { arbitrary: fc.oneof(fc.integer(), fc.constant(null), fc.boolean(), fc.constant({})), weight: 2 },
+  );
+  const rawEvent = fc.record(
+    { engine: value, kind: value, occurred_at: value, task_id: value, data: fc.oneof(fc.constant({ a: 1 }), value), id: value },
+    { requiredKeys: ['engine', 'kind', 'occurred_at'] },
+  );
+
+  it('outputs what the schema outputs, for every event it takes', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(rawEvent, (raw) => {
+        const event = raw as JsonObject;
+        const fast = plainEventFields(event);
+        const parsed = v.safeParse(EventSchema, event);
+        if (fast === undefined) return;
+        taken += 1;
+        expect(parsed.success).toBe(true);
+        const output = parsed.output as Record<string, unknown>;
+        expect(fast).toEqual({
+          engine: output.engine,
+          kind: output.kind,
+          occurred_at: output.occurred_at,
+          task_id: output.task_id,
+          data: output.data,
+          id: output.id,
+        });
+      }),
+      { numRuns: 3000 },
+    );
+    // The generator reaches the fast path often enough for the comparison to mean something.
+    expect(taken).toBeGreaterThan(100);
+  });
+
+  it('takes the event agents send', () => {
+    expect(plainEventFields(event())).toBeDefined();
+    expect(plainEventFields(event({ task_id: ' padded ' }))).toBeUndefined();
   });
 });
