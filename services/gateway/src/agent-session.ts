@@ -451,7 +451,7 @@ export class AgentSession {
       return;
     }
     const events = (parsed.output.events as JsonValue[]).slice(0, MAX_EVENTS_PER_BATCH);
-    const eventTexts = texts?.length === (parsed.output.events).length ? texts.slice(0, MAX_EVENTS_PER_BATCH) : undefined;
+    const eventTexts = texts?.length === parsed.output.events.length ? texts.slice(0, MAX_EVENTS_PER_BATCH) : undefined;
     this.#inFlight.add(frameId);
     this.#inFlightBytes += bytes;
     if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#pause('queue_full');
