@@ -1,44 +1,48 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { openBrainDatabase, type BrainDatabase } from '@z4j/db';
+import { openBrainDatabase, type BrainDatabase, type Database } from '@z4j/db';
 import { openTestDatabase, probePostgres, testPostgresOptions } from '@z4j/testing';
 import { batchUpsertTasks } from './event-writer.js';
-import type { TaskDelta, TaskState } from './task-reduction.js';
+import { emptyDelta, type TaskDelta, type TaskState } from './task-reduction.js';
 
 const postgres = await probePostgres();
 
 function delta(projectId: string, taskId: string, state: TaskState, micros: number): TaskDelta {
   return {
-    projectId,
-    engine: 'celery',
-    taskId,
+    ...emptyDelta(projectId, 'celery', taskId),
     name: 'app.add',
     queue: 'default',
-    workerName: null,
-    priority: null,
-    args: null,
-    kwargs: null,
-    argsMicros: null,
-    kwargsMicros: null,
-    workerMicros: null,
-    parentTaskId: null,
-    rootTaskId: null,
     state,
     stateMicros: micros,
     receivedMicros: state === 'received' ? micros : null,
     startedMicros: state === 'started' ? micros : null,
-    finishedMicros: null,
-    result: null,
-    runtimeMs: null,
-    exception: null,
-    traceback: null,
-    retryCount: null,
-    retriesUncounted: 0,
-    tags: null,
-    etaMicros: null,
-    seen: new Map(),
   };
+}
+
+/** Runs `work` in a transaction and keeps it open: `held` resolves once `work` is done, `commit()` ends it. */
+function holdTransaction(database: BrainDatabase, work: (trx: Transaction<Database>) => Promise<void>) {
+  let commit!: () => void;
+  const mayCommit = new Promise<void>((resolve) => (commit = resolve));
+  let held!: () => void;
+  const isHeld = new Promise<void>((resolve) => (held = resolve));
+  const done = database.db.transaction().execute(async (trx) => {
+    await work(trx);
+    held();
+    await mayCommit;
+  });
+  return { held: isHeld, commit, done };
+}
+
+/** Whether `promise` is still unsettled after `ms`: it is waiting on a lock. */
+async function stillWaitingAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return !settled;
 }
 
 async function stateOf(database: BrainDatabase, projectId: string, taskId: string): Promise<string | undefined> {
@@ -62,26 +66,17 @@ describe('z4j_ingest_tasks across two transactions', () => {
       const t0 = (Date.now() - 60_000) * 1000;
       const now = new Date();
 
-      let inserted!: () => void;
-      let commit!: () => void;
-      const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
-      const mayCommit = new Promise<void>((resolve) => (commit = resolve));
-      const first = test.database.db.transaction().execute(async (trx) => {
-        await batchUpsertTasks(trx, [delta(projectId, 'raced', 'received', t0)], new Set(), now);
-        inserted();
-        await mayCommit;
-      });
-      await hasInserted;
+      const first = holdTransaction(test.database, (trx) =>
+        batchUpsertTasks(trx, [delta(projectId, 'raced', 'received', t0)], new Set(), now),
+      );
+      await first.held;
       // Waits on the unique index until `first` commits, then locks the row it finds and merges into it.
       const racing = second.db.transaction().execute(async (trx) => {
         await batchUpsertTasks(trx, [delta(projectId, 'raced', 'started', t0 + 1000)], new Set(), now);
       });
-      let racingSettled = false;
-      void racing.finally(() => (racingSettled = true));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(racingSettled).toBe(false);
-      commit();
-      await first;
+      expect(await stillWaitingAfter(racing, 100)).toBe(true);
+      first.commit();
+      await first.done;
       await racing;
       expect(await stateOf(test.database, projectId, 'raced')).toBe('started');
     } finally {
@@ -109,26 +104,14 @@ describe('z4j_ingest_tasks across two transactions', () => {
         new Date(),
       );
 
-      let inserted!: () => void;
-      let commit!: () => void;
-      const hasInserted = new Promise<void>((resolve) => (inserted = resolve));
-      const mayCommit = new Promise<void>((resolve) => (commit = resolve));
-      const ingest = test.database.db.transaction().execute(async (trx) => {
-        await batchUpsertTasks(trx, [delta(deleted!, 'c', 'received', t0)], new Set(), new Date());
-        inserted();
-        await mayCommit;
-      });
-      await hasInserted;
-      let deleteSettled = false;
-      const deletion = second.db
-        .deleteFrom('projects')
-        .where('id', '=', deleted!)
-        .execute()
-        .finally(() => (deleteSettled = true));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(deleteSettled).toBe(false);
-      commit();
-      await ingest;
+      const ingest = holdTransaction(test.database, (trx) =>
+        batchUpsertTasks(trx, [delta(deleted!, 'c', 'received', t0)], new Set(), new Date()),
+      );
+      await ingest.held;
+      const deletion = second.db.deleteFrom('projects').where('id', '=', deleted!).execute();
+      expect(await stillWaitingAfter(deletion, 100)).toBe(true);
+      ingest.commit();
+      await ingest.done;
       await deletion;
 
       expect(await stateOf(test.database, kept!, 'a')).toBe('received');

@@ -172,9 +172,9 @@ describe('plainEventFields', () => {
       fc.property(rawEvent, (raw) => {
         const event = raw as JsonObject;
         const fast = plainEventFields(event);
-        const parsed = v.safeParse(EventSchema, event);
         if (fast === undefined) return;
         taken += 1;
+        const parsed = v.safeParse(EventSchema, event);
         expect(parsed.success).toBe(true);
         const output = parsed.output as Record<string, unknown>;
         expect(fast).toEqual({

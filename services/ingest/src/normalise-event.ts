@@ -13,6 +13,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const MAX_TASK_ID_LENGTH = 200;
 /** Longer kinds are unknown anyway; the cut keeps the id input and the log line bounded. */
 const MAX_KIND_LENGTH = 200;
+const MAX_OCCURRED_AT_LENGTH = 64;
 
 /** One event ready to store: everything the writer and the projections need, already derived. */
 export interface NormalisedEvent {
@@ -58,7 +59,7 @@ export type NormaliseResult =
 export const EventSchema = v.looseObject({
   engine: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(MAX_ENGINE_LENGTH)),
   kind: v.pipe(v.string(), v.trim(), v.minLength(1)),
-  occurred_at: v.pipe(v.string(), v.maxLength(64)),
+  occurred_at: v.pipe(v.string(), v.maxLength(MAX_OCCURRED_AT_LENGTH)),
   // A cut id could merge two tasks, so an oversize one is refused rather than truncated.
   task_id: v.optional(
     v.pipe(
@@ -95,7 +96,7 @@ export function plainEventFields(event: JsonObject): EventFields | undefined {
     return undefined;
   }
   if (typeof kind !== 'string' || kind.length === 0 || kind.trim() !== kind) return undefined;
-  if (typeof occurredAt !== 'string' || occurredAt.length > 64) return undefined;
+  if (typeof occurredAt !== 'string' || occurredAt.length > MAX_OCCURRED_AT_LENGTH) return undefined;
   let taskId = '';
   if (rawTaskId !== undefined) {
     if (typeof rawTaskId !== 'string' || rawTaskId.length > MAX_TASK_ID_LENGTH || rawTaskId.trim() !== rawTaskId) return undefined;

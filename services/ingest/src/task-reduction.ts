@@ -150,7 +150,8 @@ export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function emptyDelta(projectId: string, engine: string, taskId: string): TaskDelta {
+/** A delta that says nothing yet about the task. */
+export function emptyDelta(projectId: string, engine: string, taskId: string): TaskDelta {
   return {
     projectId,
     engine,
