@@ -25,6 +25,8 @@ const N_COPY = Number(process.env.BENCH_COPY_ROWS ?? 100_000);
 const COPY_RUNS = Number(process.env.BENCH_COPY_RUNS ?? 3);
 const N_BATCHED = Number(process.env.BENCH_BATCHED_EVENTS ?? 100_000);
 const N_SINGLE = Number(process.env.BENCH_SINGLE_EVENTS ?? 30_000);
+/** BENCH_PG_FUNCTIONS=1: also print the Postgres time of each ingest function per event (track_functions = pl). */
+const PG_FUNCTIONS = process.env.BENCH_PG_FUNCTIONS === '1';
 const IDLE_AGENTS = Number(process.env.BENCH_IDLE_AGENTS ?? 5_000);
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere or once it exited. */
@@ -55,6 +57,18 @@ function cpuPerEvent(before, after, events) {
     postgresUs: (postgres / events) * 1e6,
     generatorUs: ((after.generator - before.generator) / events) * 1e6,
   };
+}
+
+/** Self time per call and per event of each z4j_ingest_* function since the last reset, then resets. */
+async function functionTimes(db, events) {
+  const result = await db.query(
+    "select funcname, calls, self_time from pg_stat_user_functions where funcname like 'z4j\\_%' order by self_time desc",
+  );
+  await db.query('select pg_stat_reset()');
+  return result.rows.map(
+    (row) =>
+      `      ${row.funcname.padEnd(40)} ${((Number(row.self_time) * 1000) / events).toFixed(1).padStart(6)} µs/event  (${row.calls} calls)`,
+  );
 }
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
@@ -278,6 +292,10 @@ try {
     `  raw COPY baseline (10k rows per COPY)        ${fmt(copyRate)} rows/s   (median of ${COPY_RUNS}: ${copyRuns.map(fmt).join(', ')})`,
   );
 
+  if (PG_FUNCTIONS) {
+    await statsDb.query(`alter database "${statsDb.database}" set track_functions = 'pl'`);
+    await statsDb.query('select pg_stat_reset()');
+  }
   const gateway = await startGateway(database.url);
   try {
     const credentials = await mintAgent(brainDb.db, { projectSlug: 'default', name: 'bench-agent', masterSecret: SECRET, now: new Date() });
@@ -287,12 +305,14 @@ try {
     );
     console.log(`    ack latency per frame                      p50 ${batched.p50.toFixed(1)} ms, p99 ${batched.p99.toFixed(1)} ms`);
     console.log(cpuLine(batched.cpu));
+    if (PG_FUNCTIONS) console.log(['    Postgres self time per function', ...(await functionTimes(statsDb, N_BATCHED))].join('\n'));
     const single = await endToEnd(gateway, credentials, statsDb, { total: N_SINGLE, perFrame: 1, window: 500, connections: 2 });
     console.log(
       `  end-to-end, 1 event/frame (Python pattern)   ${fmt(single.rate)} events/s   (${(single.rate / copyRate).toFixed(2)}x raw COPY; goal >= 10,000/s)`,
     );
     console.log(`    ack latency per frame                      p50 ${single.p50.toFixed(1)} ms, p99 ${single.p99.toFixed(1)} ms`);
     console.log(cpuLine(single.cpu));
+    if (PG_FUNCTIONS) console.log(['    Postgres self time per function', ...(await functionTimes(statsDb, N_SINGLE))].join('\n'));
     const python = await endToEnd(gateway, credentials, statsDb, {
       total: N_SINGLE,
       perFrame: 1,

@@ -291,8 +291,9 @@ export const GROUP_HAS_STORED_EVENTS = 'Z4J01';
  * The whole group in ONE statement that commits by itself, on the premise
  * that every event is new (the deltas were reduced from all of them). Throws
  * an error with SQLSTATE {@link GROUP_HAS_STORED_EVENTS}, having written
- * nothing, when that premise is false: the caller then writes the group the
- * careful way (batchInsertEvents first, deltas from the new rows only).
+ * nothing, when that premise is false (the events' primary key refuses a
+ * stored one, migration 0016): the caller then writes the group the careful
+ * way (batchInsertEvents first, deltas from the new rows only).
  */
 export async function writeGroupAtOnce(db: Db, group: GroupWrite): Promise<void> {
   await sql`select z4j_ingest_group(${eventParams(group.events)}, ${taskParams(group.deltas, group.foreignRefs)},
