@@ -456,18 +456,7 @@ export class AgentSession {
     this.#inFlightBytes += bytes;
     if (this.#inFlightBytes >= MAX_IN_FLIGHT_BYTES) this.#pause('queue_full');
     this.#begin();
-    // A sink that throws synchronously must become a rejection, never an exception in the socket's handler.
-    Promise.resolve()
-      .then(() =>
-        this.deps.ingest().submit({
-          projectId: agent.projectId,
-          agentId: agent.id,
-          frameId,
-          events,
-          ...(eventTexts ? { eventTexts } : {}),
-          receivedAt: this.deps.now(),
-        }),
-      )
+    this.#submit(agent, frameId, events, eventTexts)
       .then(
         (result) => {
           this.#committed.set(frameId, { result, reackedAt: Date.now() });
@@ -485,6 +474,25 @@ export class AgentSession {
         if (this.#inFlight.size === 0) this.#resume('awaiting_ack');
         this.#end();
       });
+  }
+
+  /**
+   * Hands the events to ingest. Its own method so that the closures waiting for the commit (ack, release)
+   * do not share a scope with the raw events: they would keep every parsed event of every frame in flight
+   * alive until its ack, for the young-generation GC to copy meanwhile, when ingest keeps only what it stores.
+   */
+  #submit(agent: AgentIdentity, frameId: string, events: JsonValue[], eventTexts: string[] | undefined): Promise<IngestBatchResult> {
+    // A sink that throws synchronously must become a rejection, never an exception in the socket's handler.
+    return Promise.resolve().then(() =>
+      this.deps.ingest().submit({
+        projectId: agent.projectId,
+        agentId: agent.id,
+        frameId,
+        events,
+        ...(eventTexts ? { eventTexts } : {}),
+        receivedAt: this.deps.now(),
+      }),
+    );
   }
 
   #onHeartbeat(frame: JsonObject): void {

@@ -70,7 +70,8 @@ function eventParams(events: readonly NormalisedEvent[]): RawBuilder<unknown> {
   for (let i = 0; i < n; i++) {
     const event = events[i]!;
     projectIds[i] = event.projectId;
-    occurredAts[i] = event.storedAt;
+    // Formatted here, not kept on the event: a string per event alive until its group commits is copied by every young-generation GC meanwhile.
+    occurredAts[i] = formatMicros(event.storedMicros);
     ids[i] = event.id;
     agentIds[i] = event.agentId;
     engines[i] = event.engine;

@@ -3,7 +3,7 @@ import { EVENT_KINDS, type JsonObject, type JsonValue } from '@z4j/protocol';
 import { MAX_EVENTS_PER_BATCH, type IngestEventBatch } from '@z4j/ingest-contract';
 import { deriveEventId } from './event-id.js';
 import { isStorableJsonText, jsonText, storableText } from '@z4j/db';
-import { clampOccurredMicros, dateToMicros, formatMicros, parseTimestampMicros } from './occurred-at.js';
+import { clampOccurredMicros, dateToMicros, parseTimestampMicros } from './occurred-at.js';
 
 /** §2.1 (from the protocol package, the one list): every other kind is stored as `unknown`. */
 export const KNOWN_EVENT_KINDS: ReadonlySet<string> = new Set(EVENT_KINDS.filter((kind) => kind !== 'unknown'));
@@ -39,8 +39,6 @@ export interface NormalisedEvent {
    * out-of-window events land in `events_default` instead (never lost).
    */
   readonly storedMicros: number;
-  /** `storedMicros` as `2026-11-22T22:57:51.313403Z`, for Postgres. */
-  readonly storedAt: string;
   readonly clamped: boolean;
   /** `data` of the redacted event (`{}` when it was not an object). */
   readonly data: JsonObject;
@@ -172,7 +170,6 @@ export function normaliseEvent(raw: JsonValue, context: NormaliseContext, rawTex
       taskId,
       occurredMicros: micros,
       storedMicros: sentMicros,
-      storedAt: formatMicros(sentMicros),
       clamped,
       data,
       // The text it arrived as, when redaction changed nothing and jsonb takes it as it is: no second serialisation.

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '@z4j/protocol';
 import type { NormalisedEvent } from './normalise-event.js';
-import { formatMicros } from './occurred-at.js';
 import { reduceTaskEvents, stateWins, taskOutcomes } from './task-reduction.js';
 
 const projectId = '11111111-2222-4333-8444-555555555555';
@@ -18,7 +17,6 @@ function ev(kind: string, at: number, data: JsonObject = {}, taskId = 't1', engi
     taskId,
     occurredMicros: at,
     storedMicros: at,
-    storedAt: formatMicros(at),
     clamped: false,
     data,
     payload: '{}',
