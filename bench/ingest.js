@@ -59,7 +59,7 @@ function cpuPerEvent(before, after, events) {
   };
 }
 
-/** Self time per call and per event of each z4j_ingest_* function since the last reset, then resets. */
+/** Self time per event (and number of calls) of each z4j_* function since the last stats reset, then resets the stats. */
 async function functionTimes(db, events) {
   const result = await db.query(
     "select funcname, calls, self_time from pg_stat_user_functions where funcname like 'z4j\\_%' order by self_time desc",
